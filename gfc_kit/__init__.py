@@ -1,0 +1,34 @@
+"""gfc-kit: a PyTorch toolkit for face completion, built around Generative Face Completion
+(Li, Liu, Yang, Yang, CVPR 2017).
+
+Build any registered component by name, validated as in a recipe::
+
+    import gfc_kit
+    sampler = gfc_kit.create("mask_sampler", "random_square", size=64)
+    gfc_kit.list_components("dataset")
+
+Plugins add components with ``@gfc_kit.hookimpl def gfc_register(registry): ...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gfc_kit.errors import GfcError
+from gfc_kit.factory import create, list_components
+from gfc_kit.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+_INTERFACES = ("Generator", "Discriminator", "Parser", "MaskSampler", "Completer", "PARSING_CLASSES")
+
+__all__ = ["create", "list_components", "hookimpl", "GfcError", "__version__", *_INTERFACES]
+
+
+def __getattr__(name: str) -> Any:
+    # The interfaces import torch; loading them on first use keeps ``gfc-kit --help`` fast.
+    if name in _INTERFACES:
+        from gfc_kit import interfaces
+
+        return getattr(interfaces, name)
+    raise AttributeError(f"module 'gfc_kit' has no attribute {name!r}")

@@ -1,0 +1,171 @@
+"""The ``gfc-kit`` command line. Input problems print ``error: …`` lines and exit with status 2."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gfc_kit import __version__
+from gfc_kit.errors import GfcError
+
+RECIPE = click.argument("recipe", metavar="RECIPE")
+OVERRIDES = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    help="Override a recipe value: dotted path, list indices allowed, value parsed as YAML "
+         "(e.g. --set stages.0.steps=10). Repeatable.")
+
+
+class _Group(click.Group):
+    """Turns :class:`GfcError` into one ``error:`` line per problem and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GfcError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gfc-kit")
+def cli() -> None:
+    """gfc-kit: face completion (Generative Face Completion, CVPR 2017) as recipes and plugins."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _later(command: str, issue: str) -> None:
+    """Say in one line that a command arrives in a later version, and exit 2 (no fake output)."""
+    click.echo(f"gfc-kit {command}: not available yet in gfc-kit {__version__} ({issue})", err=True)
+    raise click.exceptions.Exit(2)
+
+
+@cli.command()
+@RECIPE
+@OVERRIDES
+@click.option("--output", type=click.Path(path_type=Path), help="Run folder (default: the recipe's output).")
+@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+@click.option("--smoke", is_flag=True, help="Every stage for a couple of steps on a tiny batch.")
+def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bool, smoke: bool) -> None:
+    """Train the recipe's model, stage by stage, into a run folder."""
+    from gfc_kit import recipe as recipes
+
+    recipes.load(recipe, overrides)  # a bad recipe is reported before anything else
+    _later("run", "the trainer lands with the paper's model, issue #3")
+
+
+@cli.command()
+def complete() -> None:
+    """Complete your own photos with a trained run or model."""
+    _later("complete", "it lands with the trainer, issue #3")
+
+
+@cli.command()
+def evaluate() -> None:
+    """Evaluate runs and classical baselines on masks O1–O6 and more."""
+    _later("evaluate", "evaluation lands with issue #4")
+
+
+@cli.command()
+def bench() -> None:
+    """Measure training and inference speed on this machine."""
+    _later("bench", "benchmarks land with issue #4")
+
+
+@cli.command()
+@click.option("--kind", help="Only this kind (e.g. mask_sampler).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(kind: str | None, as_json: bool) -> None:
+    """List every component: kind, name, where it comes from, and its parameters."""
+    from gfc_kit.plugins import registry
+
+    if kind is not None and kind not in registry().KINDS:
+        raise GfcError(f"--kind {kind}: unknown kind; kinds are {', '.join(registry().KINDS)}")
+    entries = [e for e in registry() if kind in (None, e.kind)]
+    if as_json:
+        rows = [{"kind": e.kind, "name": e.name, "source": e.source, "summary": e.summary,
+                 "params": [{"name": p.name, "type": p.type, "required": p.required,
+                             "default": None if p.required else _jsonable(p.default)} for p in e.params]}
+                for e in entries]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    current = None
+    for e in entries:
+        if e.kind != current:
+            current = e.kind
+            click.echo(click.style(e.kind, bold=True))
+        click.echo(f"  {e.name}  ({e.source})  {e.summary}")
+        for p in e.params:
+            default = "required" if p.required else f"= {_jsonable(p.default)}"
+            click.echo(f"      {p.name}: {p.type} {default}")
+
+
+def _jsonable(value: Any) -> Any:
+    """A default as it would be written in a recipe."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+@cli.group(cls=_Group)
+def recipe() -> None:
+    """Check, show and describe recipes."""
+
+
+@recipe.command()
+@RECIPE
+@OVERRIDES
+def check(recipe: str, overrides: tuple[str, ...]) -> None:
+    """Validate a recipe: its shape, and every component's parameters."""
+    from gfc_kit import recipe as recipes
+
+    loaded = recipes.load(recipe, overrides)
+    click.echo(f"{recipes.find(recipe)}: ok ({loaded.name}, {len(loaded.stages)} stages)")
+
+
+@recipe.command()
+@RECIPE
+@OVERRIDES
+def show(recipe: str, overrides: tuple[str, ...]) -> None:
+    """Print the resolved recipe: base merged, overrides applied, every default filled in."""
+    from gfc_kit import recipe as recipes
+
+    click.echo(recipes.dump(recipes.load(recipe, overrides)), nl=False)
+
+
+@recipe.command()
+def schema() -> None:
+    """Print the recipes' JSON schema, components and their parameters included."""
+    from gfc_kit import recipe as recipes
+
+    click.echo(json.dumps(recipes.json_schema(), indent=2))
+
+
+@recipe.command()
+@RECIPE
+@OVERRIDES
+@click.option("--output", type=click.Path(path_type=Path), default=Path("preview.png"), show_default=True)
+@click.option("--count", type=click.IntRange(1, 64), default=8, show_default=True)
+def preview(recipe: str, overrides: tuple[str, ...], output: Path, count: int) -> None:
+    """Save a picture of the recipe's training data: images, parsing labels, masked inputs."""
+    from gfc_kit import recipe as recipes
+    from gfc_kit.preview import save_preview
+
+    path = save_preview(recipes.load(recipe, overrides), output, count)
+    click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    cli(prog_name="gfc-kit")
+
+
+if __name__ == "__main__":
+    main()

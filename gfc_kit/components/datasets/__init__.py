@@ -1,0 +1,1 @@
+"""Built-in datasets (kind ``dataset``): items are dicts per the tensor contract."""

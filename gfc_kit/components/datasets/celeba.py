@@ -1,0 +1,132 @@
+"""CelebA aligned faces, cropped as the paper's data was (DESIGN.md section 7).
+
+The GFC authors cropped ``img_align_celeba`` (178×218) the way DCGAN's ``crop_celebA.lua`` does:
+the box from (30, 40) to (168, 178), i.e. 138×138 around the face, then resized. The box is given
+in the 178×218 frame and scaled for copies of another size (e.g. a half-size 89×109 set).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import torch
+from pydantic import Field
+
+from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize, list_images
+from gfc_kit.errors import DataError
+from gfc_kit.hookspecs import hookimpl
+from gfc_kit.imaging import read_image
+
+log = logging.getLogger("gfc_kit.data")
+
+CROP_BOX = (30, 40, 168, 178)
+"""crop_celebA.lua's box in the 178×218 aligned image: (x0, y0, x1, y1)."""
+ALIGNED_SIZE = (178, 218)
+SPLITS = {"train": "0", "val": "1", "test": "2"}
+"""``list_eval_partition.txt`` codes."""
+PARTITION_NAMES = ("list_eval_partition.txt", "Eval/list_eval_partition.txt")
+"""Where the split file is looked for, relative to ``root`` and to its parent (the official
+archive puts it in ``Eval/`` beside ``Img/``)."""
+
+DEFAULT_ROOT = Path("data/celeba/img_align_celeba")
+
+
+class CelebA(FileDataset):
+    """CelebA aligned faces (img_align_celeba), cropped as DCGAN's crop_celebA.lua, resized."""
+
+    def __init__(
+        self,
+        root: Path = DEFAULT_ROOT,
+        image_size: Annotated[int, Field(ge=8)] = 128,
+        split: Literal["all", "train", "val", "test"] = "all",
+        partition_file: Path | None = None,
+        landmarks_file: Path | None = None,
+        limit: Annotated[int, Field(ge=1)] | None = None,
+        augment: Augmentation | None = None,
+    ) -> None:
+        """
+        :param root: the ``img_align_celeba`` folder.
+        :param split: ``all``, or the official split from ``list_eval_partition.txt``.
+        :param partition_file: the split file; by default looked for beside ``root``.
+        :param landmarks_file: ``list_landmarks_align_celeba.txt`` (or its CSV form); when set,
+            items carry the 5 landmarks and images without a row are left out.
+        :param limit: use only the first ``limit`` images (after the split).
+        :param augment: the paper's shift / rotation / flip, when set.
+        """
+        if not root.is_dir():
+            raise DataError(
+                f"{root}: CelebA not found. Put CelebA's aligned images (img_align_celeba/000001.jpg …) "
+                f"there or set data.train.root to their folder; to try gfc-kit with nothing to "
+                f"download, run the quickstart recipe: gfc-kit run quickstart")
+        files = list_images(root, recursive=False)
+        if split != "all":
+            partition = _read_partition(_find_partition(root, partition_file))
+            files = [f for f in files if partition.get(f.name) == SPLITS[split]]
+            if not files:
+                raise DataError(f"{root}: no images of the {split!r} split are in this folder")
+        self.landmarks: dict[str, torch.Tensor] | None = None
+        if landmarks_file is not None:
+            self.landmarks = _read_landmarks(landmarks_file)
+            kept = [f for f in files if f.name in self.landmarks]
+            if not kept:
+                raise DataError(f"{landmarks_file}: has landmarks for none of the images in {root}")
+            if len(kept) < len(files):
+                log.info("celeba: %d of %d images have landmarks in %s; using those",
+                         len(kept), len(files), landmarks_file)
+            files = kept
+        super().__init__(files[:limit], image_size, augment)
+
+    def read(self, index: int) -> dict[str, Any]:
+        path = self.files[index]
+        sample: dict[str, Any] = {"image": read_image(path)}
+        height, width = sample["image"].shape[-2:]
+        sx, sy = width / ALIGNED_SIZE[0], height / ALIGNED_SIZE[1]
+        if self.landmarks is not None:
+            sample["landmarks"] = self.landmarks[path.name] * torch.tensor([sx, sy])
+        x0, y0, x1, y1 = CROP_BOX
+        return crop_resize(sample, (x0 * sx, y0 * sy, x1 * sx, y1 * sy), self.image_size)
+
+
+def _find_partition(root: Path, given: Path | None) -> Path:
+    if given is not None:
+        if not given.is_file():
+            raise DataError(f"{given}: partition file not found")
+        return given
+    candidates = [folder / name for folder in (root, root.parent) for name in PARTITION_NAMES]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise DataError(
+        f"{root}: a split needs list_eval_partition.txt; looked in {', '.join(map(str, candidates))} "
+        "(set partition_file, or use split: all)")
+
+
+def _read_partition(path: Path) -> dict[str, str]:
+    """``file name -> split code`` from lines ``000001.jpg 0``."""
+    rows = (line.split() for line in path.read_text().splitlines())
+    return {row[0]: row[1] for row in rows if len(row) == 2}
+
+
+def _read_landmarks(path: Path) -> dict[str, torch.Tensor]:
+    """``file name -> 5×2`` landmarks from CelebA's text file or the common CSV form of it."""
+    if not path.is_file():
+        raise DataError(f"{path}: landmarks file not found")
+    lines = path.read_text().splitlines()
+    if lines and "," in lines[0]:
+        rows = [(r[0], r[1:]) for r in csv.reader(lines[1:]) if len(r) == 11]
+    else:  # the official file: a count line, a header line, then "000001.jpg x1 y1 … x5 y5"
+        rows = [(p[0], p[1:]) for p in (line.split() for line in lines[2:]) if len(p) == 11]
+    if not rows:
+        raise DataError(f"{path}: no landmark rows (expected 'file x1 y1 … x5 y5' or the CSV form)")
+    try:
+        return {name: torch.tensor([float(v) for v in values]).view(5, 2) for name, values in rows}
+    except ValueError as exc:
+        raise DataError(f"{path}: a landmark is not a number: {exc}") from None
+
+
+@hookimpl
+def gfc_register(registry):
+    registry.add("dataset", "celeba", CelebA)

@@ -1,0 +1,41 @@
+"""Build components by name: ``create`` for Python users, ``build`` for recipes (timm's factory)."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatch
+from typing import Any
+
+from gfc_kit.plugins import registry
+from gfc_kit.registry import params_model, validate_params
+
+
+def create(kind: str, name: str, **params: Any) -> Any:
+    """Build the ``kind`` component registered as ``name``, its params validated as in a recipe.
+
+    >>> sampler = create("mask_sampler", "random_square", size=32)
+    """
+    entry = registry().get(kind, name)
+    return entry.factory(**validate_params(entry.factory, params, (name,)))
+
+
+def list_components(kind: str | None = None, pattern: str = "*") -> list[str]:
+    """``kind:name`` of every registered component, optionally filtered by kind and a wildcard."""
+    return [f"{e.kind}:{e.name}" for e in registry() if kind in (None, e.kind) and fnmatch(e.name, pattern)]
+
+
+def build(kind: str, spec: dict[str, Any], path: tuple = (), **context: Any) -> Any:
+    """Build a component from a recipe entry ``{type: name, ...}`` found at recipe ``path``.
+
+    ``context`` holds recipe-wide values (e.g. ``image_size``) given to factories that take a
+    parameter of that name when the entry does not set it.
+    """
+    entry = registry().get(kind, spec["type"], ".".join(map(str, (*path, "type"))))
+    params = {k: v for k, v in spec.items() if k != "type"}
+    return entry.factory(**validate_params(entry.factory, fill_context(entry.factory, params, context), path))
+
+
+def fill_context(factory: Any, params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """``params`` plus the ``context`` values that ``factory`` accepts and ``params`` leaves unset."""
+
+    fields = params_model(factory).model_fields
+    return {**{k: v for k, v in context.items() if k in fields and k not in params}, **params}

@@ -1,0 +1,63 @@
+"""Image I/O and conversions between files, uint8 tensors and the ``[-1, 1]`` contract."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.utils import make_grid, save_image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+# One colour per parsing class (PARSING_CLASSES order), chosen to be told apart at a glance.
+PALETTE = torch.tensor(
+    [
+        [0, 0, 0],  # background
+        [230, 180, 150],  # skin
+        [120, 60, 20],  # left brow
+        [200, 110, 40],  # right brow
+        [0, 120, 255],  # left eye
+        [0, 220, 255],  # right eye
+        [255, 220, 0],  # nose
+        [220, 0, 60],  # upper lip
+        [120, 0, 160],  # inner mouth
+        [255, 90, 160],  # lower lip
+        [60, 160, 60],  # hair
+    ],
+    dtype=torch.uint8,
+)
+
+
+def read_image(path: str | Path, mode: ImageReadMode = ImageReadMode.RGB) -> torch.Tensor:
+    """A ``C×H×W`` uint8 tensor from an image file (RGB by default); raises on unreadable data."""
+    data = torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
+    return decode_image(data, mode=mode)
+
+
+def to_signed(image: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[0, 255]`` → float32 ``[-1, 1]``."""
+    return image.float().div(127.5).sub(1.0)
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """float ``[-1, 1]`` → uint8 ``[0, 255]`` (clamped, rounded)."""
+    return image.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def colorize(labels: torch.Tensor) -> torch.Tensor:
+    """Parsing labels ``(N×)H×W`` → float ``(N×)3×H×W`` in ``[-1, 1]`` with :data:`PALETTE`."""
+    rgb = PALETTE.to(labels.device)[labels.clamp(0, len(PALETTE) - 1)]  # ...×H×W×3
+    return to_signed(rgb.movedim(-1, -3))
+
+
+def save_grid(rows: Sequence[torch.Tensor], path: str | Path, padding: int = 2) -> Path:
+    """Save rows of ``N×3×H×W`` images in ``[-1, 1]`` (each row one tensor) as one PNG grid."""
+    columns = rows[0].shape[0]
+    tiles = torch.cat([r.detach().float().cpu() for r in rows])
+    grid = make_grid(tiles, nrow=columns, padding=padding, normalize=True, value_range=(-1, 1), pad_value=1.0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(grid, path)
+    return path

@@ -1,0 +1,91 @@
+"""The interfaces the trainer, completer and evaluator rely on (DESIGN.md section 4).
+
+Tensor contract: images are float32 ``N×3×H×W`` RGB in ``[-1, 1]``; masks float32 ``N×1×H×W``
+with 1 = hole, 0 = known; parsing labels int64 ``N×H×W`` over :data:`PARSING_CLASSES`;
+landmarks float32 ``N×K×2`` pixel ``(x, y)``. A batch is a dict with ``image`` and optionally
+``labels``, ``landmarks``, ``mask``, ``path``; a dataset item is the same dict without ``N``.
+The networks are ``nn.Module`` s with the ``forward`` shapes below; the rest are plain callables.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+PARSING_CLASSES = (
+    "background",
+    "skin",
+    "left_brow",
+    "right_brow",
+    "left_eye",
+    "right_eye",
+    "nose",
+    "upper_lip",
+    "inner_mouth",
+    "lower_lip",
+    "hair",
+)
+"""The 11 face-parsing classes of the paper (Helen's labels), in label-id order."""
+
+Batch = dict[str, Any]
+
+
+def composite(output: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The generator's output inside the hole, the known image outside it."""
+    return output * mask + image * (1 - mask)
+
+
+def fill_hole(
+    image: torch.Tensor, mask: torch.Tensor, how: str = "noise", generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """The generator's input: ``image`` with its hole replaced by ``noise`` (uniform in [-1, 1], the
+    paper's choice), ``zero``, or ``mean`` (each image's mean colour over its known pixels)."""
+    if how == "noise":
+        fill = torch.rand(image.shape, generator=generator, device="cpu").to(image) * 2 - 1
+    elif how == "zero":
+        fill = torch.zeros_like(image)
+    elif how == "mean":
+        known = 1 - mask
+        fill = (image * known).sum((2, 3), keepdim=True) / known.sum((2, 3), keepdim=True).clamp_min(1)
+    else:
+        raise ValueError(f"unknown hole fill {how!r}; use noise, zero or mean")
+    return composite(fill.expand_as(image), image, mask)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """``forward(x: N×3×H×W) -> N×3×H×W``; ``x`` is the image with its hole filled per the recipe."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Discriminator(Protocol):
+    """``forward(x: N×3×h×w) -> N`` logits (real = high); it sees composites, not raw outputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Parser(Protocol):
+    """``forward(x: N×3×H×W) -> N×C×H×W`` class logits over :data:`PARSING_CLASSES`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class MaskSampler(Protocol):
+    """Holes for a batch: ``N×1×H×W`` float32, 1 = hole, sized like ``batch["image"]``.
+
+    Deterministic for a given ``generator``; may read ``labels`` or ``landmarks`` from the batch.
+    """
+
+    def __call__(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Completer(Protocol):
+    """Fills holes without a recipe: ``(image N×3×H×W, mask N×1×H×W) -> composited N×3×H×W``."""
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor: ...

@@ -1,0 +1,186 @@
+"""The one component registry, keyed by ``(kind, name)`` (timm's name → factory table, by kind).
+
+Plugins fill it through the ``gfc_register`` hook; :mod:`gfc_kit.plugins` builds it once per
+process. Each factory's keyword parameters are its recipe keys: a pydantic model derived from the
+signature validates them, so a recipe, ``gfc_kit.create`` and ``gfc-kit plugins`` all agree.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from gfc_kit.errors import RecipeError, RegistrationError, UnknownComponent
+
+KINDS = (
+    "generator",
+    "discriminator",
+    "parser",
+    "mask_sampler",
+    "loss",
+    "dataset",
+    "aligner",
+    "metric",
+    "completer",
+)
+"""Every kind of component; a plugin adds to these, it does not invent new ones."""
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One recipe key of a component, for listings and docs."""
+
+    name: str
+    type: str
+    default: Any
+    required: bool
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered component: what builds it and which plugin added it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    source: str
+    """``built-in``, or the distribution (``name version``) or plugin that registered it."""
+
+    @property
+    def params(self) -> list[Param]:
+        model = params_model(self.factory)
+        return [
+            Param(key, _type_name(field.annotation, field.metadata), field.default, field.is_required())
+            for key, field in model.model_fields.items()
+        ]
+
+    @property
+    def summary(self) -> str:
+        """The first line of the factory's docstring."""
+        return (inspect.getdoc(self.factory) or "").split("\n", 1)[0]
+
+
+class Registry:
+    """Name → factory, per kind. Duplicates are errors; nothing is ever silently replaced."""
+
+    KINDS = KINDS
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._source = "unknown"
+
+    def add(self, kind: str, name: str, factory: Callable[..., Any]) -> None:
+        """Register ``factory`` as ``name`` for ``kind``; its annotated keyword parameters are the
+        recipe keys. Raises :class:`RegistrationError` naming the plugin on any problem."""
+        where = f"plugin {self._source!r} registering {kind} {name!r}"
+        if kind not in KINDS:
+            raise RegistrationError(f"{where}: unknown kind; kinds are {', '.join(KINDS)}")
+        if not _NAME.match(name):
+            raise RegistrationError(f"{where}: names are lower snake_case")
+        if not callable(factory):
+            raise RegistrationError(f"{where}: the factory is not callable")
+        if (kind, name) in self._entries:
+            other = self._entries[kind, name].source
+            raise RegistrationError(
+                f"{kind} {name!r} is registered twice: by {other!r} and by {self._source!r}")
+        try:
+            params_model(factory)
+        except TypeError as exc:
+            raise RegistrationError(f"{where}: {exc}") from None
+        self._entries[kind, name] = Entry(kind, name, factory, self._source)
+
+    def get(self, kind: str, name: str, where: str = "") -> Entry:
+        """The entry for ``(kind, name)``; an unknown one raises with close matches."""
+        if kind not in KINDS:
+            raise UnknownComponent("kind", kind, KINDS, where)
+        try:
+            return self._entries[kind, name]
+        except KeyError:
+            raise UnknownComponent(kind, name, self.names(kind), where) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(n for k, n in self._entries if k == kind)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(sorted(self._entries.values(), key=lambda e: (KINDS.index(e.kind), e.name)))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@functools.cache
+def params_model(factory: Callable[..., Any]) -> type[BaseModel]:
+    """A pydantic model of ``factory``'s keyword parameters (its recipe keys).
+
+    Built from the signature without calling the factory, so checking a recipe never builds a
+    network. Parameters must be keyword-usable and annotated; ``type`` is reserved for the name.
+    """
+    try:
+        signature = inspect.signature(factory, eval_str=True)
+    except (NameError, TypeError, ValueError) as exc:
+        raise TypeError(f"cannot read the signature of {factory!r}: {exc}") from None
+    fields: dict[str, Any] = {}
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"parameter {p.name!r}: *args and **kwargs cannot be recipe keys")
+        if p.kind is p.POSITIONAL_ONLY:
+            raise TypeError(f"parameter {p.name!r} is positional-only")
+        if p.name == "type":
+            raise TypeError("a parameter may not be called 'type' (it names the component)")
+        if p.annotation is p.empty:
+            raise TypeError(f"parameter {p.name!r} has no type annotation")
+        fields[p.name] = (p.annotation, ... if p.default is p.empty else p.default)
+    config = ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=False)
+    try:
+        return create_model(f"{getattr(factory, '__name__', 'factory')}Params", __config__=config, **fields)
+    except Exception as exc:  # pydantic's schema errors vary by type; report them as one
+        raise TypeError(f"its parameters cannot be validated: {exc}") from None
+
+
+def validate_params(factory: Callable[..., Any], params: dict[str, Any], path: tuple = ()) -> dict[str, Any]:
+    """``params`` checked and coerced against ``factory``'s signature.
+
+    Errors are raised together as one :class:`RecipeError`, one ``a.b.c: problem`` line each, the
+    path being ``path`` followed by pydantic's location inside the entry.
+    """
+    try:
+        checked = params_model(factory).model_validate(params)
+    except ValidationError as exc:
+        raise RecipeError([format_error(path, e) for e in exc.errors()]) from None
+    return {name: getattr(checked, name) for name in type(checked).model_fields}
+
+
+def format_error(path: tuple, error: Any) -> str:
+    """``a.b.0.c: message`` for one pydantic error dict below ``path``."""
+    loc = ".".join(str(p) for p in (*path, *error["loc"]))
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{loc}: {message}" if loc else message
+
+
+_QUALIFIED = re.compile(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)")
+_BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "len>=", "max_length": "len<="}
+
+
+def _type_name(annotation: Any, metadata: list[Any]) -> str:
+    """A short, readable type for listings: ``int >0``, ``Literal['a', 'b']``, ``Path | None``."""
+    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
+        text = annotation.__name__
+    else:
+        text = _QUALIFIED.sub(r"\1", repr(annotation)).replace("NoneType", "None")
+    bounds = [
+        f"{symbol}{getattr(m, key)}"
+        for m in metadata
+        for key, symbol in _BOUNDS.items()
+        if getattr(m, key, None) is not None
+    ]
+    return " ".join([text, *bounds])

@@ -1,0 +1,134 @@
+"""Plugin loading: built-ins, entry points, the environment switches, and the errors."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+import gfc_kit
+from gfc_kit.errors import PluginLoadError, RecipeError, RegistrationError
+
+
+def test_builtins_register_through_the_hook(fresh_plugins):
+    names = gfc_kit.list_components()
+    for expected in ("dataset:synthetic_faces", "dataset:celeba", "dataset:image_folder", "dataset:parsing_folder",
+                     "mask_sampler:random_square", "mask_sampler:center", "mask_sampler:regions",
+                     "mask_sampler:free_form", "mask_sampler:mask_folder"):
+        assert expected in names
+    assert {e.source for e in fresh_plugins.registry()} == {"built-in"}
+    assert gfc_kit.list_components("mask_sampler", "*square") == ["mask_sampler:random_square"]
+
+
+def test_create_validates_params_like_a_recipe(fresh_plugins):
+    sampler = gfc_kit.create("mask_sampler", "random_square", size="16")
+    assert isinstance(sampler, gfc_kit.MaskSampler)
+    with pytest.raises(RecipeError, match="random_square.sise: unknown key"):
+        gfc_kit.create("mask_sampler", "random_square", sise=16)
+
+
+class Ring:
+    """A test ring."""
+
+    def __init__(self, radius: float = 0.3) -> None:
+        self.radius = radius
+
+
+class RingPlugin:
+    @gfc_kit.hookimpl
+    def gfc_register(self, registry):
+        registry.add("mask_sampler", "ring", Ring)
+
+
+def test_a_runtime_plugin_adds_components_with_its_name_as_source(fresh_plugins):
+    fresh_plugins.register(RingPlugin(), "rings")
+    entry = fresh_plugins.registry().get("mask_sampler", "ring")
+    assert entry.source == "rings"
+    assert gfc_kit.create("mask_sampler", "ring", radius=0.5).radius == 0.5
+    fresh_plugins.unregister("rings")
+    assert "mask_sampler:ring" not in gfc_kit.list_components()
+
+
+def test_a_clash_with_a_builtin_names_both(fresh_plugins):
+    class Clash:
+        @gfc_kit.hookimpl
+        def gfc_register(self, registry):
+            registry.add("mask_sampler", "random_square", Ring)
+
+    fresh_plugins.register(Clash(), "clash")
+    with pytest.raises(RegistrationError, match="by 'built-in' and by 'clash'"):
+        fresh_plugins.registry()
+
+
+def test_a_misspelt_hook_is_an_error(fresh_plugins):
+    class Typo:
+        @gfc_kit.hookimpl
+        def gfc_regster(self, registry):
+            pass
+
+    with pytest.raises(RegistrationError, match="gfc_regster"):
+        fresh_plugins.register(Typo(), "typo")
+
+
+def test_an_exception_inside_gfc_register_names_the_plugin(fresh_plugins):
+    class Broken:
+        @gfc_kit.hookimpl
+        def gfc_register(self, registry):
+            raise ZeroDivisionError("oops")
+
+    fresh_plugins.register(Broken(), "broken")
+    with pytest.raises(PluginLoadError, match="plugin 'broken' failed in gfc_register: ZeroDivisionError"):
+        fresh_plugins.registry()
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch, fresh_plugins):
+    """Two fake installed distributions with ``gfc_kit`` entry points: one good, one broken."""
+
+    def install(dist: str, module: str, source: str) -> None:
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        info = tmp_path / f"{dist}-0.3.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
+        (info / "entry_points.txt").write_text(f"[gfc_kit]\n{module} = {module}\n")
+
+    install("gfc-rings", "gfc_rings", """
+        import gfc_kit
+
+        class Ring:
+            def __init__(self, radius: float = 0.3):
+                self.radius = radius
+
+        @gfc_kit.hookimpl
+        def gfc_register(registry):
+            registry.add("mask_sampler", "ring", Ring)
+    """)
+    install("gfc-broken", "gfc_broken", "import not_a_module_anywhere\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("GFC_KIT_DISABLE_PLUGINS")
+    yield monkeypatch
+    for module in ("gfc_rings", "gfc_broken"):
+        sys.modules.pop(module, None)
+
+
+def test_entry_points_load_and_record_their_distribution(installed, fresh_plugins):
+    installed.setenv("GFC_KIT_PLUGINS", "gfc_rings")
+    assert fresh_plugins.registry().get("mask_sampler", "ring").source == "gfc-rings 0.3"
+
+
+def test_a_plugin_that_fails_to_import_is_named(installed, fresh_plugins):
+    installed.setenv("GFC_KIT_PLUGINS", "gfc_rings,gfc_broken")
+    with pytest.raises(PluginLoadError, match=r"plugin 'gfc_broken' \(gfc-broken 0.3.*failed to import"):
+        fresh_plugins.registry()
+
+
+def test_disable_plugins_keeps_only_builtins(installed, fresh_plugins):
+    installed.setenv("GFC_KIT_DISABLE_PLUGINS", "1")
+    assert "mask_sampler:ring" not in gfc_kit.list_components()
+
+
+def test_gfc_kit_plugins_naming_a_missing_entry_point_is_an_error(installed, fresh_plugins):
+    installed.setenv("GFC_KIT_PLUGINS", "gfc_ringz")
+    with pytest.raises(PluginLoadError, match="GFC_KIT_PLUGINS names gfc_ringz"):
+        fresh_plugins.registry()

@@ -1,0 +1,166 @@
+"""Recipes: base merging, overrides, and one clear line per problem."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import yaml
+
+import gfc_kit
+from gfc_kit import recipe as recipes
+from gfc_kit.errors import GfcError, RecipeError
+
+MINIMAL = """
+name: tiny
+image_size: 32
+data:
+  train: {type: synthetic_faces, length: 8}
+masks:
+  train: {type: random_square, size: 8}
+"""
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.mark.parametrize("name", recipes.builtin_recipes())
+def test_every_shipped_recipe_is_valid(name):
+    assert recipes.load(name).name == name
+
+
+def test_builtin_recipes_are_found_by_name_or_file_name():
+    assert recipes.find("quickstart") == recipes.find("quickstart.yaml")
+    with pytest.raises(GfcError, match="no such recipe file.*quickstart"):
+        recipes.find("quikstart")
+
+
+def test_base_merges_mappings_replaces_lists_and_retyped_components(tmp_path):
+    write(tmp_path, "base.yaml", MINIMAL + """
+masks:
+  train: {type: random_square, size: 8}
+  eval: [{type: center}, {type: regions, region: O1}]
+train: {batch_size: 4, num_workers: 0}
+""")
+    path = write(tmp_path, "child.yaml", """
+base: base.yaml
+name: child
+data:
+  train: {type: image_folder, root: faces}
+masks:
+  train: {size: 12}
+  eval: [{type: center, size: 0.25}]
+train: {batch_size: 2}
+""")
+    loaded = recipes.load(path)
+    assert loaded.data.train.params["root"].name == "faces"
+    assert "length" not in loaded.data.train.params  # a new type drops the old type's keys
+    assert loaded.masks.train.params["size"] == 12
+    assert [m.type for m in loaded.masks.eval] == ["center"]
+    assert (loaded.train.batch_size, loaded.train.num_workers) == (2, 0)
+
+
+def test_only_one_level_of_base(tmp_path):
+    write(tmp_path, "a.yaml", MINIMAL)
+    write(tmp_path, "b.yaml", "base: a.yaml\nname: b\n")
+    with pytest.raises(GfcError, match="has a base of its own"):
+        recipes.load(write(tmp_path, "c.yaml", "base: b.yaml\nname: c\n"))
+
+
+def test_overrides_take_dotted_paths_list_indices_and_yaml_values(tmp_path):
+    path = write(tmp_path, "r.yaml", MINIMAL + "masks:\n  train: {type: center}\n  eval: [{type: center}]\n")
+    loaded = recipes.load(path, ["masks.eval.0.size=0.75", "train.batch_size=3", "seed=7",
+                                 "data.train.augment={flip: false}"])
+    assert loaded.masks.eval[0].params["size"] == 0.75
+    assert (loaded.train.batch_size, loaded.seed) == (3, 7)
+    assert loaded.data.train.params["augment"].flip is False
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("masks.eval.3.size=1", r"masks.eval.3: no item 3 in a list of 1"),
+        ("seed", "expected KEY=VALUE"),
+        ("seed.x=1", "seed is a value"),
+    ],
+)
+def test_bad_overrides_say_why(tmp_path, override, message):
+    path = write(tmp_path, "r.yaml", MINIMAL + "  eval: [{type: center}]\n")
+    with pytest.raises(GfcError, match=message):
+        recipes.load(path, [override])
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("masks.train.type=random_sqare", "masks.train.type: unknown mask_sampler 'random_sqare'; did you mean 'random_square'?"),
+        ("masks.train.sise=3", "masks.train.sise: unknown key"),
+        ("masks.train.size=big", "masks.train.size: Input should be a valid integer, unable to parse string as an integer"),
+        ("train.batchsize=3", "train.batchsize: unknown key"),
+        ("image_size=8", "image_size: Input should be greater than or equal to 16"),
+        ("data.train.type=celebx", "data.train.type: unknown dataset 'celebx'; did you mean 'celeba'?"),
+    ],
+)
+def test_each_problem_is_one_line_naming_the_recipe_path(tmp_path, override, line):
+    path = write(tmp_path, "r.yaml", MINIMAL)
+    with pytest.raises(RecipeError) as caught:
+        recipes.load(path, [override])
+    assert line in caught.value.errors
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_all_problems_are_reported_at_once(tmp_path):
+    path = write(tmp_path, "r.yaml", MINIMAL)
+    with pytest.raises(RecipeError) as caught:
+        recipes.load(path, ["masks.train.sise=3", "data.train.lenght=2"])
+    assert len(caught.value.errors) == 2
+
+
+def test_stage_losses_must_be_defined(tmp_path, fresh_plugins):
+    class L1:
+        """A test loss."""
+
+        def __init__(self, eps: float = 1e-12) -> None:
+            self.eps = eps
+
+    class Losses:
+        @gfc_kit.hookimpl
+        def gfc_register(self, registry):
+            registry.add("loss", "test_l1", L1)
+
+    fresh_plugins.register(Losses(), "losses")
+    path = write(tmp_path, "r.yaml", MINIMAL + """
+losses:
+  reconstruction: {type: test_l1, weight: 1.0}
+stages:
+  - {name: one, steps: 2, losses: [reconstruction]}
+  - {name: two, steps: 2, losses: [reconstruction, local]}
+""")
+    with pytest.raises(RecipeError) as caught:
+        recipes.load(path)
+    assert caught.value.errors == ["stages.1.losses.1: unknown loss 'local'; the recipe's losses are reconstruction"]
+
+
+def test_invalid_yaml_names_file_and_line(tmp_path):
+    path = write(tmp_path, "r.yaml", "name: x\ndata: [unclosed\n")
+    with pytest.raises(GfcError, match=r"r.yaml:\d+:\d+: invalid YAML"):
+        recipes.load(path)
+
+
+def test_show_fills_in_every_default(tmp_path):
+    shown = yaml.safe_load(recipes.dump(recipes.load(write(tmp_path, "r.yaml", MINIMAL))))
+    assert shown["masks"]["train"] == {"type": "random_square", "size": 8}
+    assert shown["data"]["train"]["image_size"] == 32  # from the recipe's image_size
+    assert shown["optim"]["discriminator"]["betas"] == [0.5, 0.999]
+
+
+def test_schema_lists_each_component_with_its_parameters():
+    schema = recipes.json_schema()
+    json.dumps(schema)
+    variants = schema["$defs"]["MaskSamplerSpec"]["oneOf"]
+    square = next(v for v in variants if v["properties"]["type"]["const"] == "random_square")
+    assert "size" in square["properties"] and square["additionalProperties"] is False

@@ -1,0 +1,80 @@
+"""The registry: what it accepts, what it refuses, and how it describes components."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pytest
+from pydantic import Field
+
+from gfc_kit.errors import RecipeError, RegistrationError, UnknownComponent
+from gfc_kit.registry import Registry, validate_params
+
+
+class Square:
+    """A square of a given size."""
+
+    def __init__(self, size: Annotated[int, Field(gt=0)] = 64, where: Literal["any", "centre"] = "any",
+                 root: Path | None = None) -> None:
+        self.size, self.where, self.root = size, where, root
+
+
+def make(source: str = "built-in") -> Registry:
+    registry = Registry()
+    registry._source = source
+    registry.add("mask_sampler", "square", Square)
+    return registry
+
+
+def test_get_returns_what_was_added_with_its_source():
+    entry = make("my-plugin 1.0").get("mask_sampler", "square")
+    assert entry.factory is Square and entry.source == "my-plugin 1.0"
+    assert entry.summary == "A square of a given size."
+
+
+def test_a_duplicate_names_both_sources():
+    registry = make("built-in")
+    registry._source = "gfc-rings 0.2"
+    with pytest.raises(RegistrationError, match=r"registered twice: by 'built-in' and by 'gfc-rings 0.2'"):
+        registry.add("mask_sampler", "square", Square)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "factory", "problem"),
+    [
+        ("mask", "square", Square, "unknown kind"),
+        ("mask_sampler", "Square", Square, "snake_case"),
+        ("mask_sampler", "s", lambda size: size, "no type annotation"),
+        ("mask_sampler", "s", lambda **kw: kw, r"\*\*kwargs"),
+        ("mask_sampler", "s", lambda type="x": type, "may not be called 'type'"),
+        ("mask_sampler", "s", 3, "not callable"),
+    ],
+)
+def test_bad_registrations_are_refused_with_the_reason(kind, name, factory, problem):
+    with pytest.raises(RegistrationError, match=problem):
+        Registry().add(kind, name, factory)
+
+
+def test_unknown_name_suggests_close_matches():
+    with pytest.raises(UnknownComponent, match=r"unknown mask_sampler 'sqaure'; did you mean 'square'\?"):
+        make().get("mask_sampler", "sqaure")
+    with pytest.raises(UnknownComponent, match="none is registered"):
+        make().get("dataset", "celeba")
+
+
+def test_params_describe_types_bounds_and_defaults():
+    params = {p.name: p for p in make().get("mask_sampler", "square").params}
+    assert params["size"].type == "int >0" and params["size"].default == 64
+    assert params["where"].type == "Literal['any', 'centre']"
+    assert params["root"].type == "Path | None" and not params["root"].required
+
+
+def test_validate_params_coerces_and_reports_every_problem_with_its_path():
+    assert validate_params(Square, {"size": "32", "root": "x"})["root"] == Path("x")
+    with pytest.raises(RecipeError) as caught:
+        validate_params(Square, {"size": 0, "wher": "any"}, ("masks", "train"))
+    assert caught.value.errors == [
+        "masks.train.size: Input should be greater than 0",
+        "masks.train.wher: unknown key",
+    ]
