@@ -93,15 +93,16 @@ def plugins(kind: str | None, as_json: bool) -> None:
                 for e in entries]
         click.echo(json.dumps(rows, indent=2))
         return
-    current = None
-    for e in entries:
-        if e.kind != current:
-            current = e.kind
-            click.echo(click.style(e.kind, bold=True))
-        click.echo(f"  {e.name}  ({e.source})  {e.summary}")
-        for p in e.params:
-            default = "required" if p.required else f"= {_jsonable(p.default)}"
-            click.echo(f"      {p.name}: {p.type} {default}")
+    for k in [kind] if kind else registry().KINDS:
+        click.echo(click.style(k, bold=True))
+        of_kind = [e for e in entries if e.kind == k]
+        if not of_kind:
+            click.echo("  (none registered)")
+        for e in of_kind:
+            click.echo(f"  {e.name}  ({e.source})  {e.summary}")
+            for p in e.params:
+                default = "required" if p.required else f"= {_jsonable(p.default)}"
+                click.echo(f"      {p.name}: {p.type} {default}")
 
 
 def _jsonable(value: Any) -> Any:

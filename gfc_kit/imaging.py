@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import Literal
+
+import numpy as np
 import torch
-from torchvision.io import ImageReadMode, decode_image
+from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
@@ -30,10 +33,24 @@ PALETTE = torch.tensor(
 )
 
 
-def read_image(path: str | Path, mode: ImageReadMode = ImageReadMode.RGB) -> torch.Tensor:
-    """A ``C×H×W`` uint8 tensor from an image file (RGB by default); raises on unreadable data."""
-    data = torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
-    return decode_image(data, mode=mode)
+def read_image(path: str | Path, mode: Literal["RGB", "L"] = "RGB") -> torch.Tensor:
+    """A ``C×H×W`` uint8 tensor from an image file, converted to RGB or gray (``L``).
+
+    Pillow decodes (torchvision's decoders are deprecated in favour of TorchCodec); an unreadable
+    or truncated file raises ``OSError``.
+    """
+    with Image.open(path) as image:
+        array = np.asarray(image.convert(mode))
+    return torch.from_numpy(array.copy()).view(*array.shape[:2], -1).permute(2, 0, 1)
+
+
+def read_label_map(path: str | Path) -> torch.Tensor:
+    """An ``H×W`` uint8 tensor of the ids stored in a label image (gray or palette PNG), unconverted:
+    converting a palette image to gray would turn ids into brightness."""
+    with Image.open(path) as image:
+        if image.mode not in ("L", "P"):
+            raise OSError(f"a label map must be a gray or palette image, not {image.mode}")
+        return torch.from_numpy(np.asarray(image).copy())
 
 
 def to_signed(image: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from gfc_kit.errors import GfcError, RecipeError
 from gfc_kit.factory import fill_context
 from gfc_kit.plugins import registry
-from gfc_kit.registry import format_error, params_model, validate_params
+from gfc_kit.registry import error_lines, params_model, validate_params
 
 PACKAGED_RECIPES = Path(__file__).parent / "recipes"
 SOURCE_RECIPES = Path(__file__).parents[1] / "recipes"
@@ -258,7 +258,7 @@ def validate(data: dict[str, Any], source: str = "") -> Recipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError([format_error((), e) for e in exc.errors()], source) from None
+        raise RecipeError(error_lines((), exc), source) from None
     errors = [*_component_errors(recipe), *_stage_errors(recipe)]
     if errors:
         raise RecipeError(errors, source)

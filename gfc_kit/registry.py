@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -154,33 +155,80 @@ def validate_params(factory: Callable[..., Any], params: dict[str, Any], path: t
     try:
         checked = params_model(factory).model_validate(params)
     except ValidationError as exc:
-        raise RecipeError([format_error(path, e) for e in exc.errors()]) from None
+        raise RecipeError(error_lines(path, exc)) from None
     return {name: getattr(checked, name) for name in type(checked).model_fields}
 
 
-def format_error(path: tuple, error: Any) -> str:
-    """``a.b.0.c: message`` for one pydantic error dict below ``path``."""
-    loc = ".".join(str(p) for p in (*path, *error["loc"]))
-    message = error["msg"]
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    return f"{loc}: {message}" if loc else message
+def error_lines(path: tuple, exc: ValidationError) -> list[str]:
+    """One ``a.b.0.c: message`` line per problem below ``path``.
+
+    pydantic reports a value that fits no member of a union (``int | float``) once per member,
+    each under a location ending in the member's tag; those become one line at the value's own
+    location, so a user reads ``size: …`` rather than ``size.int: …`` and ``size.float: …``.
+    """
+    errors = exc.errors()
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for error in errors:
+        if error["loc"] and _is_union_tag(error["loc"][-1]):
+            groups.setdefault(error["loc"][:-1], []).append(error)
+    lines = []
+    for error in errors:
+        loc = error["loc"]
+        siblings = groups.get(loc[:-1], []) if loc and _is_union_tag(loc[-1]) else []
+        if len(siblings) > 1 and all(s["input"] is error["input"] for s in siblings):
+            if error is siblings[0]:
+                lines.append(_line(path, error["loc"][:-1], _union_message(siblings)))
+            continue
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(_line(path, error["loc"], message))
+    return lines
 
 
-_QUALIFIED = re.compile(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)")
+_TYPE_TAGS = {"int", "float", "str", "bool", "bytes", "none", "dict", "list", "tuple"}
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Whether a location part names a union member (``int``, ``list[int]``, ``Augmentation``)
+    rather than a key: keys are lower snake_case, tags are type names."""
+    return isinstance(part, str) and (part in _TYPE_TAGS or "[" in part or part[:1].isupper())
+
+
+def _union_message(errors: list[dict[str, Any]]) -> str:
+    literal = [e for e in errors if e["type"] == "literal_error"]
+    if literal:  # a misspelt choice is the likely mistake; its message lists the choices
+        return literal[0]["msg"]
+    tags = " | ".join(str(e["loc"][-1]) for e in errors)
+    return f"{errors[0]['input']!r} is not a valid {tags}"
+
+
+def _line(path: tuple, loc: tuple, message: str) -> str:
+    where = ".".join(str(p) for p in (*path, *loc))
+    return f"{where}: {message}" if where else message
+
+
 _BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "len>=", "max_length": "len<="}
 
 
-def _type_name(annotation: Any, metadata: list[Any]) -> str:
+def _type_name(annotation: Any, metadata: list[Any] = ()) -> str:
     """A short, readable type for listings: ``int >0``, ``Literal['a', 'b']``, ``Path | None``."""
-    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
-        text = annotation.__name__
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        text = _type_name(args[0], list(args[1:]))
+    elif origin in (Union, types.UnionType):
+        text = " | ".join(_type_name(a) for a in args)
+    elif origin is Literal:
+        text = f"Literal[{', '.join(map(repr, args))}]"
+    elif origin is not None:
+        text = f"{getattr(origin, '__name__', origin)}[{', '.join(_type_name(a) for a in args)}]"
+    elif annotation is type(None):
+        text = "None"
     else:
-        text = _QUALIFIED.sub(r"\1", repr(annotation)).replace("NoneType", "None")
-    bounds = [
-        f"{symbol}{getattr(m, key)}"
-        for m in metadata
-        for key, symbol in _BOUNDS.items()
-        if getattr(m, key, None) is not None
-    ]
-    return " ".join([text, *bounds])
+        text = getattr(annotation, "__name__", repr(annotation))
+    return " ".join([text, *_bounds(metadata)])
+
+
+def _bounds(metadata: list[Any]) -> list[str]:
+    """``>0``, ``<=1`` … from annotated-types constraints, also when wrapped in a pydantic Field."""
+    flat = [m for item in metadata for m in getattr(item, "metadata", [item])]
+    return [f"{symbol}{getattr(m, key)}" for m in flat for key, symbol in _BOUNDS.items()
+            if getattr(m, key, None) is not None]

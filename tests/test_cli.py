@@ -46,7 +46,7 @@ def test_check_ok_and_show(tmp_path):
 def test_plugins_lists_every_builtin_with_parameters():
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0
-    for line in ("random_square  (built-in)", "synthetic_faces  (built-in)", "size: int | float = 64"):
+    for line in ("random_square  (built-in)", "synthetic_faces  (built-in)", "size: int | float >0 = 64"):
         assert line in result.output
     rows = json.loads(CliRunner().invoke(cli, ["plugins", "--json", "--kind", "dataset"]).output)
     assert {r["kind"] for r in rows} == {"dataset"}

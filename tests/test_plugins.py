@@ -57,8 +57,9 @@ def test_a_clash_with_a_builtin_names_both(fresh_plugins):
             registry.add("mask_sampler", "random_square", Ring)
 
     fresh_plugins.register(Clash(), "clash")
-    with pytest.raises(RegistrationError, match="by 'built-in' and by 'clash'"):
+    with pytest.raises(RegistrationError, match="random_square' is registered twice") as caught:
         fresh_plugins.registry()
+    assert "'built-in'" in str(caught.value) and "'clash'" in str(caught.value)
 
 
 def test_a_misspelt_hook_is_an_error(fresh_plugins):
@@ -88,7 +89,7 @@ def installed(tmp_path, monkeypatch, fresh_plugins):
 
     def install(dist: str, module: str, source: str) -> None:
         (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        info = tmp_path / f"{dist}-0.3.dist-info"
+        info = tmp_path / f"{dist.replace('-', '_')}-0.3.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
         (info / "entry_points.txt").write_text(f"[gfc_kit]\n{module} = {module}\n")

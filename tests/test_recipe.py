@@ -74,7 +74,7 @@ def test_only_one_level_of_base(tmp_path):
 def test_overrides_take_dotted_paths_list_indices_and_yaml_values(tmp_path):
     path = write(tmp_path, "r.yaml", MINIMAL + "masks:\n  train: {type: center}\n  eval: [{type: center}]\n")
     loaded = recipes.load(path, ["masks.eval.0.size=0.75", "train.batch_size=3", "seed=7",
-                                 "data.train.augment={flip: false}"])
+                                 "data.train={type: image_folder, root: x, augment: {flip: false}}"])
     assert loaded.masks.eval[0].params["size"] == 0.75
     assert (loaded.train.batch_size, loaded.seed) == (3, 7)
     assert loaded.data.train.params["augment"].flip is False
@@ -85,7 +85,7 @@ def test_overrides_take_dotted_paths_list_indices_and_yaml_values(tmp_path):
     [
         ("masks.eval.3.size=1", r"masks.eval.3: no item 3 in a list of 1"),
         ("seed", "expected KEY=VALUE"),
-        ("seed.x=1", "seed is a value"),
+        ("name.x=1", "name is a value"),
     ],
 )
 def test_bad_overrides_say_why(tmp_path, override, message):
@@ -99,7 +99,8 @@ def test_bad_overrides_say_why(tmp_path, override, message):
     [
         ("masks.train.type=random_sqare", "masks.train.type: unknown mask_sampler 'random_sqare'; did you mean 'random_square'?"),
         ("masks.train.sise=3", "masks.train.sise: unknown key"),
-        ("masks.train.size=big", "masks.train.size: Input should be a valid integer, unable to parse string as an integer"),
+        ("masks.train.size=big", "masks.train.size: 'big' is not a valid int | float"),
+        ("train.batch_size=big", "train.batch_size: Input should be a valid integer, unable to parse string as an integer"),
         ("train.batchsize=3", "train.batchsize: unknown key"),
         ("image_size=8", "image_size: Input should be greater than or equal to 16"),
         ("data.train.type=celebx", "data.train.type: unknown dataset 'celebx'; did you mean 'celeba'?"),

@@ -28,8 +28,8 @@ ALIGNED_SIZE = (178, 218)
 SPLITS = {"train": "0", "val": "1", "test": "2"}
 """``list_eval_partition.txt`` codes."""
 PARTITION_NAMES = ("list_eval_partition.txt", "Eval/list_eval_partition.txt")
-"""Where the split file is looked for, relative to ``root`` and to its parent (the official
-archive puts it in ``Eval/`` beside ``Img/``)."""
+"""Where the split file is looked for, relative to ``root`` and the two folders above it (the
+official archive has ``Img/img_align_celeba/`` and ``Eval/list_eval_partition.txt``)."""
 
 DEFAULT_ROOT = Path("data/celeba/img_align_celeba")
 
@@ -95,7 +95,7 @@ def _find_partition(root: Path, given: Path | None) -> Path:
         if not given.is_file():
             raise DataError(f"{given}: partition file not found")
         return given
-    candidates = [folder / name for folder in (root, root.parent) for name in PARTITION_NAMES]
+    candidates = [folder / name for folder in (root, *root.parents[:2]) for name in PARTITION_NAMES]
     for candidate in candidates:
         if candidate.is_file():
             return candidate

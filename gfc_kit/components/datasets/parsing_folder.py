@@ -13,12 +13,11 @@ from typing import Annotated, Any, Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torchvision.io import ImageReadMode
 
 from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box, list_images
 from gfc_kit.errors import DataError
 from gfc_kit.hookspecs import hookimpl
-from gfc_kit.imaging import read_image
+from gfc_kit.imaging import read_image, read_label_map
 
 CELEBAMASK_HQ = {
     1: 1,  # skin
@@ -75,7 +74,7 @@ class ParsingFolder(FileDataset):
 
     def read(self, index: int) -> dict[str, Any]:
         image = read_image(self.files[index])
-        raw = read_image(self.label_files[index], ImageReadMode.GRAY)[0]
+        raw = read_label_map(self.label_files[index])
         height, width = image.shape[-2:]
         if raw.shape != (height, width):
             raw = F.interpolate(raw[None, None].float(), size=(height, width), mode="nearest-exact")[0, 0]
