@@ -12,6 +12,8 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid, save_image
 
+from gfc_kit.errors import DataError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 # One colour per parsing class (PARSING_CLASSES order), chosen to be told apart at a glance.
@@ -31,6 +33,18 @@ PALETTE = torch.tensor(
     ],
     dtype=torch.uint8,
 )
+
+
+def list_images(root: Path, pattern: str = "*", recursive: bool = True) -> list[Path]:
+    """Image files under ``root`` whose names match ``pattern``, sorted; a missing folder or no
+    match is a :class:`DataError` naming the folder."""
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder")
+    candidates = root.rglob(pattern) if recursive else root.glob(pattern)
+    files = sorted(p for p in candidates if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"{root}: no images matching {pattern!r} (looked for {' '.join(IMAGE_SUFFIXES)})")
+    return files
 
 
 def read_image(path: str | Path, mode: Literal["RGB", "L"] = "RGB") -> torch.Tensor:

@@ -89,7 +89,7 @@ def test_unreadable_images_are_skipped_and_counted(tmp_path, caplog):
 
 
 def test_empty_or_missing_folders_are_errors_naming_the_path(tmp_path):
-    with pytest.raises(DataError, match=f"{tmp_path}: no images found"):
+    with pytest.raises(DataError, match=f"{tmp_path}: no images matching"):
         gfc_kit.create("dataset", "image_folder", root=tmp_path)
     with pytest.raises(DataError, match="no such folder"):
         gfc_kit.create("dataset", "image_folder", root=tmp_path / "x")

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2.functional import resize
 
 from gfc_kit.errors import DataError
-from gfc_kit.imaging import IMAGE_SUFFIXES, read_image, to_signed
+from gfc_kit.imaging import to_signed
 
 log = logging.getLogger("gfc_kit.data")
 
@@ -41,17 +41,6 @@ class Augmentation(BaseModel):
     """Largest rotation in degrees, either way."""
     flip: bool = True
     """Mirror half of the images left to right (labels and landmarks swap sides)."""
-
-
-def list_images(root: Path, recursive: bool = True) -> list[Path]:
-    """Every image file under ``root``, sorted; a missing or empty folder is a :class:`DataError`."""
-    if not root.is_dir():
-        raise DataError(f"{root}: no such folder")
-    candidates = root.rglob("*") if recursive else root.iterdir()
-    files = sorted(p for p in candidates if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"{root}: no images found (looked for {' '.join(IMAGE_SUFFIXES)})")
-    return files
 
 
 def fit_box(width: int, height: int, fit: Fit) -> Box:

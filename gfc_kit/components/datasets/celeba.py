@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal
 import torch
 from pydantic import Field
 
-from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize, list_images
+from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize
 from gfc_kit.errors import DataError
 from gfc_kit.hookspecs import hookimpl
-from gfc_kit.imaging import read_image
+from gfc_kit.imaging import list_images, read_image
 
 log = logging.getLogger("gfc_kit.data")
 

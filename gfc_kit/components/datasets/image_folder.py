@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box, list_images
+from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box
 from gfc_kit.hookspecs import hookimpl
-from gfc_kit.imaging import read_image
+from gfc_kit.imaging import list_images, read_image
 
 
 class ImageFolder(FileDataset):
@@ -30,7 +30,7 @@ class ImageFolder(FileDataset):
         :param limit: use only the first ``limit`` images in sorted path order.
         """
         self.fit = fit
-        super().__init__(list_images(root, recursive)[:limit], image_size, augment)
+        super().__init__(list_images(root, recursive=recursive)[:limit], image_size, augment)
 
     def read(self, index: int) -> dict[str, Any]:
         image = read_image(self.files[index])

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box, list_images
+from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box
 from gfc_kit.errors import DataError
 from gfc_kit.hookspecs import hookimpl
-from gfc_kit.imaging import read_image, read_label_map
+from gfc_kit.imaging import list_images, read_image, read_label_map
 
 CELEBAMASK_HQ = {
     1: 1,  # skin
