@@ -223,7 +223,8 @@ def _retyped(base: dict[str, Any], override: dict[str, Any]) -> bool:
 
 
 def apply_override(data: dict[str, Any], override: str) -> None:
-    """Apply ``a.b.0.c=value`` to ``data`` in place; the value is parsed as YAML."""
+    """Apply ``a.b.0.c=value`` to ``data`` in place; the value is parsed as YAML. Setting a
+    component's ``type`` to another name clears that entry's other keys, as ``base:`` does."""
     key, sep, text = override.partition("=")
     if not sep or not key.strip():
         raise GfcError(f"--set {override}: expected KEY=VALUE, e.g. --set stages.0.steps=10")
@@ -245,6 +246,8 @@ def apply_override(data: dict[str, Any], override: str) -> None:
             else:
                 node = node[index]
         elif isinstance(node, dict):
+            if last and part == "type" and node.get("type", value) != value:
+                node.clear()  # another component: the old one's keys would not fit it
             if last:
                 node[part] = value
             else:

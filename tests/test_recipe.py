@@ -80,6 +80,12 @@ def test_overrides_take_dotted_paths_list_indices_and_yaml_values(tmp_path):
     assert loaded.data.train.params["augment"].flip is False
 
 
+def test_setting_another_type_drops_the_old_components_keys(tmp_path):
+    path = write(tmp_path, "r.yaml", MINIMAL)
+    loaded = recipes.load(path, ["masks.train.type=center", "masks.train.size=0.25"])
+    assert loaded.masks.train.params == {"size": 0.25}
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
