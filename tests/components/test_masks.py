@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
+from gfc_kit.face_layout import MEAN_LANDMARKS
 from gfc_kit.components.masks.boxes import (
-    MEAN_LANDMARKS,
     O_BOXES,
     PARTS,
     Center,

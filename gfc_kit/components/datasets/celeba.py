@@ -17,14 +17,12 @@ from pydantic import Field
 
 from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize
 from gfc_kit.errors import DataError
+from gfc_kit.face_layout import ALIGNED_SIZE, CROP_BOX
 from gfc_kit.hookspecs import hookimpl
 from gfc_kit.imaging import list_images, read_image
 
 log = logging.getLogger("gfc_kit.data")
 
-CROP_BOX = (30, 40, 168, 178)
-"""crop_celebA.lua's box in the 178×218 aligned image: (x0, y0, x1, y1)."""
-ALIGNED_SIZE = (178, 218)
 SPLITS = {"train": "0", "val": "1", "test": "2"}
 """``list_eval_partition.txt`` codes."""
 PARTITION_NAMES = ("list_eval_partition.txt", "Eval/list_eval_partition.txt")

@@ -12,7 +12,7 @@ and slope there) rather than by supersampling, which would cost four times the p
 takes a few milliseconds, so a data loader keeps up with a CPU training step.
 
 The layout follows the paper's data, CelebA aligned faces cropped as DCGAN's crop_celebA.lua does
-(box x 30..168, y 40..178 of the 178×218 image): the mean landmarks are :data:`MEAN_LANDMARKS`,
+(box x 30..168, y 40..178 of the 178×218 image): the mean landmarks are :data:`gfc_kit.face_layout.MEAN_LANDMARKS`,
 so the face sits slightly left of centre, as in that crop. Every face is a random draw from
 ``numpy.random.default_rng((seed, index))`` made before any pixel exists, so an item depends only on
 ``(seed, index)``, and the same face is drawn at any resolution.
@@ -29,13 +29,8 @@ import torch
 from pydantic import Field
 from torch.utils.data import Dataset
 
+from gfc_kit.face_layout import MEAN_LANDMARKS
 from gfc_kit.hookspecs import hookimpl
-
-MEAN_LANDMARKS = np.array(
-    [[0.284, 0.516], [0.562, 0.516], [0.418, 0.691], [0.30, 0.81], [0.55, 0.81]], dtype=np.float32
-)
-"""CelebA's mean 5 landmarks in the crop_celebA.lua crop, (x, y) as fractions of the side: left eye,
-right eye, nose tip, left and right mouth corner ("left" = image left)."""
 
 (BACKGROUND, SKIN, LEFT_BROW, RIGHT_BROW, LEFT_EYE, RIGHT_EYE, NOSE,
  UPPER_LIP, INNER_MOUTH, LOWER_LIP, HAIR) = range(11)
@@ -115,7 +110,7 @@ def _sample_face(rng: np.random.Generator) -> _Face:
     def jitter(colour: np.ndarray, amount: float) -> np.ndarray:
         return np.clip(colour * (1 + np.array([u(-amount, amount) for _ in range(3)])), 0, 1)
 
-    canon = MEAN_LANDMARKS - _ORIGIN
+    canon = np.array(MEAN_LANDMARKS, dtype=np.float32) - _ORIGIN
     spread, eye_dy = u(-0.012, 0.012), u(-0.02, 0.02)
     eyes = canon[:2] + np.array([[-spread, eye_dy], [spread, eye_dy]])
     nose = canon[2] + np.array([u(-0.01, 0.01), u(-0.02, 0.02)])

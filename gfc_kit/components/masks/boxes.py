@@ -20,20 +20,11 @@ from pydantic import AfterValidator, Field
 
 from gfc_kit.components.masks._geometry import Size, box_masks, image_shape, to_pixels
 from gfc_kit.errors import DataError
+from gfc_kit.face_layout import MEAN_LANDMARKS
 from gfc_kit.hookspecs import hookimpl
 
 Box = tuple[float, float, float, float]
 """``(x0, y0, x1, y1)``, end excluded."""
-
-MEAN_LANDMARKS = (
-    (0.285, 0.516),  # left eye
-    (0.563, 0.516),  # right eye
-    (0.418, 0.691),  # nose tip
-    (0.299, 0.812),  # left mouth corner
-    (0.548, 0.813),  # right mouth corner
-)
-"""CelebA's 5 landmarks, averaged over ids 1–330 and mapped into the ``crop_celebA.lua`` frame, as
-fractions of ``(W, H)``. The face sits slightly left of centre in that crop."""
 
 O_BOXES: dict[str, Box] = {
     #      x0     y0     x1     y1     fractions of W and H; what the box hides
@@ -45,7 +36,7 @@ O_BOXES: dict[str, Box] = {
     "O6": (0.170, 0.580, 0.680, 0.960),  # lower face: nose, mouth and chin
 }
 """The paper's O1–O6 region masks on a ``crop_celebA.lua`` face; eyes sit at y ≈ 0.52, the
-mouth at y ≈ 0.81, the face's vertical mid-line at x ≈ 0.424 (see :data:`MEAN_LANDMARKS`)."""
+mouth at y ≈ 0.81, the face's vertical mid-line at x ≈ 0.424 (see :data:`gfc_kit.face_layout.MEAN_LANDMARKS`)."""
 
 PARTS: dict[str, tuple[tuple[int, ...], tuple[int, ...], Box]] = {
     # name: (label classes, landmarks, growth (x0, y0, x1, y1) of the landmarks' box in eye distances)
@@ -110,7 +101,7 @@ class Regions:
     ``O1``–``O6`` are the fixed boxes of :data:`O_BOXES`. A part of :data:`PARTS` is boxed, per
     image, from the first of these the batch offers: the bounding box of its pixels in ``labels``;
     the box around its points in ``landmarks`` (5 points, CelebA order); the same landmark rule on
-    :data:`MEAN_LANDMARKS`, i.e. where the part sits on the average aligned face (used when an
+    :data:`gfc_kit.face_layout.MEAN_LANDMARKS`, i.e. where the part sits on the average aligned face (used when an
     image's labels lack the part and the batch has no landmarks). A batch with neither labels nor
     landmarks is an error for a part, as guessing would silently test the wrong region.
     """
