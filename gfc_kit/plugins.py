@@ -59,15 +59,15 @@ def registry() -> Registry:
     pm = plugin_manager()
     reg = Registry()
     for impl in reversed(pm.hook.gfc_register.get_hookimpls()):  # pluggy's own call order
-        reg._source = _sources.get(impl.plugin_name, impl.plugin_name)
+        source = _sources.get(impl.plugin_name, impl.plugin_name)
         try:
-            impl.function(*(reg for _ in impl.argnames))
+            with reg.adding_as(source):
+                impl.function(*(reg for _ in impl.argnames))
         except RegistrationError:
             raise
         except Exception as exc:
             raise PluginLoadError(
-                f"plugin {reg._source!r} failed in gfc_register: {type(exc).__name__}: {exc}") from exc
-    reg._source = "unknown"
+                f"plugin {source!r} failed in gfc_register: {type(exc).__name__}: {exc}") from exc
     return reg
 
 

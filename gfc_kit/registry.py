@@ -7,6 +7,7 @@ signature validates them, so a recipe, ``gfc_kit.create`` and ``gfc-kit plugins`
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -97,6 +98,15 @@ class Registry:
         except TypeError as exc:
             raise RegistrationError(f"{where}: {exc}") from None
         self._entries[kind, name] = Entry(kind, name, factory, self._source)
+
+    @contextlib.contextmanager
+    def adding_as(self, source: str) -> Iterator[Registry]:
+        """Within the block, :meth:`add` records ``source`` as the plugin that added a component."""
+        previous, self._source = self._source, source
+        try:
+            yield self
+        finally:
+            self._source = previous
 
     def get(self, kind: str, name: str, where: str = "") -> Entry:
         """The entry for ``(kind, name)``; an unknown one raises with close matches."""

@@ -22,8 +22,8 @@ class Square:
 
 def make(source: str = "built-in") -> Registry:
     registry = Registry()
-    registry._source = source
-    registry.add("mask_sampler", "square", Square)
+    with registry.adding_as(source):
+        registry.add("mask_sampler", "square", Square)
     return registry
 
 
@@ -35,8 +35,8 @@ def test_get_returns_what_was_added_with_its_source():
 
 def test_a_duplicate_names_both_sources():
     registry = make("built-in")
-    registry._source = "gfc-rings 0.2"
-    with pytest.raises(RegistrationError, match=r"registered twice: by 'built-in' and by 'gfc-rings 0.2'"):
+    with registry.adding_as("gfc-rings 0.2"), pytest.raises(
+            RegistrationError, match=r"registered twice: by 'built-in' and by 'gfc-rings 0.2'"):
         registry.add("mask_sampler", "square", Square)
 
 
