@@ -20,15 +20,19 @@ from gfc_kit.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-_INTERFACES = ("Generator", "Discriminator", "Parser", "MaskSampler", "Completer", "PARSING_CLASSES")
+_LAZY = {
+    **{name: "gfc_kit.interfaces" for name in
+       ("Generator", "Discriminator", "Parser", "MaskSampler", "PARSING_CLASSES")},
+    "Completer": "gfc_kit.completion",
+}
 
-__all__ = ["create", "list_components", "hookimpl", "GfcError", "__version__", *_INTERFACES]
+__all__ = ["create", "list_components", "hookimpl", "GfcError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
-    # The interfaces import torch; loading them on first use keeps ``gfc-kit --help`` fast.
-    if name in _INTERFACES:
-        from gfc_kit import interfaces
+    # These import torch; loading them on first use keeps ``gfc-kit --help`` fast.
+    if name in _LAZY:
+        import importlib
 
-        return getattr(interfaces, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'gfc_kit' has no attribute {name!r}")

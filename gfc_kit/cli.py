@@ -53,15 +53,44 @@ def _later(command: str, issue: str) -> None:
 def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bool, smoke: bool) -> None:
     """Train the recipe's model, stage by stage, into a run folder."""
     from gfc_kit import recipe as recipes
+    from gfc_kit.training.trainer import Trainer, smoke_test
 
-    recipes.load(recipe, overrides)  # a bad recipe is reported before anything else
-    _later("run", "the trainer lands with the paper's model, issue #3")
+    loaded = recipes.load(recipe, overrides)
+    if smoke:
+        loaded, output = smoke_test(loaded, output)
+    folder = Trainer(loaded, output or loaded.output_dir).run(resume=resume)
+    click.echo(f"run finished: {folder}")
 
 
 @cli.command()
-def complete() -> None:
-    """Complete your own photos with a trained run or model."""
-    _later("complete", "it lands with the trainer, issue #3")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="A finished run folder.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="A checkpoint file of a run.")
+@click.option("--input", "inputs", required=True, type=click.Path(path_type=Path),
+              help="An image, or a folder of images.")
+@click.option("--mask", "mask_file", type=click.Path(path_type=Path), help="Mask image: white = hole.")
+@click.option("--mask-polarity", type=click.Choice(["white_hole", "black_hole"]), default="white_hole",
+              show_default=True, help="black_hole: the mask marks the hole black (known pixels white).")
+@click.option("--box", help="Hole as x,y,w,h in the photo's pixels.")
+@click.option("--region", type=click.Choice(["O1", "O2", "O3", "O4", "O5", "O6"]),
+              help="One of the paper's face-region holes.")
+@click.option("--crop", type=click.Choice(["auto", "celeba", "center", "resize"]), default="auto", show_default=True,
+              help="How the photo is fitted to the model (auto: the paper's CelebA crop for 178:218 photos).")
+@click.option("--output", type=click.Path(path_type=Path), default=Path("completed"), show_default=True)
+@click.option("--panel", is_flag=True, help="Also save input | masked | completed side by side.")
+def complete(run_dir: Path | None, checkpoint: Path | None, inputs: Path, mask_file: Path | None,
+             mask_polarity: str, box: str | None, region: str | None, crop: str, output: Path, panel: bool) -> None:
+    """Complete your own photos with a trained run."""
+    from gfc_kit.completion import Completer
+    from gfc_kit.photos import complete_files
+
+    if (run_dir is None) == (checkpoint is None):
+        raise GfcError("give one of --run RUN_DIR or --checkpoint FILE")
+    if sum(x is not None for x in (mask_file, box, region)) != 1:
+        raise GfcError("give exactly one hole: --mask FILE, --box x,y,w,h or --region O1..O6")
+    completer = Completer.from_run(run_dir) if run_dir else Completer.from_checkpoint(checkpoint)
+    for written in complete_files(completer, inputs, output, mask_file=mask_file, polarity=mask_polarity,
+                                  box=box, region=region, crop=crop, panel=panel):
+        click.echo(f"wrote {written}")
 
 
 @cli.command()

@@ -91,13 +91,17 @@ class Model(Section):
     local_discriminator: DiscriminatorSpec | None = None
     global_discriminator: DiscriminatorSpec | None = None
     parser: ParserSpec | None = None
+    parser_weights: Path | None = None
+    """Start the parser from these weights (a run's ``parser.safetensors``) instead of training it."""
 
 
 class Stage(Section):
     name: str
     steps: Annotated[int, Field(ge=0)]
+    train: Literal["generator", "parser"] = "generator"
+    """What the stage trains: the generator (with its discriminators), or the parser on labelled faces."""
     losses: list[str] = []
-    """Keys of the recipe's ``losses`` that this stage optimises."""
+    """Keys of the recipe's ``losses`` that this stage optimises (generator stages)."""
 
 
 class Optimizer(Section):
@@ -121,6 +125,9 @@ class Train(Section):
     num_workers: Annotated[int, Field(ge=0)] = 2
     hole_fill: Literal["noise", "zero", "mean"] = "noise"
     """What the generator sees in the hole: the paper fills it with uniform noise in [-1, 1]."""
+    global_input: Literal["output", "composite"] = "output"
+    """What the global discriminator judges: the whole generated image (the released code, so its
+    gradient reaches every pixel) or the composite (gradient only inside the hole)."""
     log_every: Annotated[int, Field(ge=1)] = 50
     sample_every: Annotated[int, Field(ge=1)] = 500
     checkpoint_every: Annotated[int, Field(ge=1)] = 1000

@@ -1,0 +1,89 @@
+"""The paper's losses, reduced as the authors' released code does: **sum over pixels, mean over the
+batch** (Caffe's convention), so the weights 300 / 300 / 0.05 of DESIGN.md section 7 keep the
+balance they had there.
+
+Three shapes of loss, by the role the recipe gives them (``losses.<role>``):
+
+- pixel losses (``reconstruction`` and any role the trainer does not know otherwise):
+  ``loss(output, target, mask) -> scalar``;
+- adversarial losses (``local_adversarial``, ``global_adversarial``): ``loss.generator(fake)`` and
+  ``loss.discriminator(real, fake)`` on discriminator logits;
+- the parsing loss (``parsing``): ``loss(logits, labels) -> scalar``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from gfc_kit.hookspecs import hookimpl
+
+Region = Literal["all", "hole", "known"]
+
+
+def _per_image_sum(values: torch.Tensor) -> torch.Tensor:
+    """Sum over every dimension but the batch, then mean over the batch."""
+    return values.flatten(1).sum(1).mean()
+
+
+def _weight(mask: torch.Tensor | None, region: Region) -> torch.Tensor | float:
+    if region == "all" or mask is None:
+        return 1.0
+    return mask if region == "hole" else 1 - mask
+
+
+class CharbonnierL1:
+    """Charbonnier L1, sqrt((x - y)^2 + eps), the released code's reconstruction loss."""
+
+    def __init__(self, eps: Annotated[float, Field(gt=0)] = 1e-12, region: Region = "all") -> None:
+        """:param region: pixels that count: ``all`` (the released code: the whole output), the
+        ``hole`` or the ``known`` part."""
+        self.eps = eps
+        self.region = region
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        error = ((output - target).square() + self.eps).sqrt()
+        return _per_image_sum(error * _weight(mask, self.region))
+
+
+class L2:
+    """Squared error / 2, Caffe's EuclideanLoss (the paper text's reconstruction loss)."""
+
+    def __init__(self, region: Region = "all") -> None:
+        self.region = region
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return _per_image_sum(0.5 * (output - target).square() * _weight(mask, self.region))
+
+
+class BCEAdversarial:
+    """Binary cross-entropy GAN loss on logits; the generator side is non-saturating, -log D(G)."""
+
+    def __init__(self, real_label: Annotated[float, Field(gt=0, le=1)] = 1.0) -> None:
+        """:param real_label: the target for real images (1; below 1 is one-sided label smoothing)."""
+        self.real_label = real_label
+
+    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, self.real_label))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+
+
+class ParsingCrossEntropy:
+    """Pixel-wise softmax cross-entropy between parser logits and labels (the semantic regulariser)."""
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return _per_image_sum(F.cross_entropy(logits, labels, reduction="none"))
+
+
+@hookimpl
+def gfc_register(registry):
+    registry.add("loss", "charbonnier_l1", CharbonnierL1)
+    registry.add("loss", "l2", L2)
+    registry.add("loss", "bce_adversarial", BCEAdversarial)
+    registry.add("loss", "parsing_ce", ParsingCrossEntropy)

@@ -1,0 +1,1 @@
+"""Training: the three-stage GAN trainer, checkpoints, batches, progress."""

@@ -1,0 +1,93 @@
+"""Checkpoints: weights and optimiser state in safetensors, run state in a small JSON file.
+
+Written atomically: each file goes to a temporary name in the run folder and is renamed into
+place (``os.replace`` is atomic on POSIX and Windows), and ``last.json``, which names the
+checkpoint to resume from, is replaced only after its safetensors file is complete. A run killed
+at any instant therefore resumes from the last complete checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from gfc_kit.errors import GfcError
+
+LAST = "last.json"
+
+
+def write_atomic(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename the result onto ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def state_tensors(modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Flatten module and optimiser state into safetensors tensors plus the JSON-able rest."""
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {"optimizers": {}}
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            tensors[f"model.{name}.{key}"] = value.detach().cpu().contiguous()
+    for name, optimizer in optimizers.items():
+        state = optimizer.state_dict()
+        for pid, values in state["state"].items():
+            for key, value in values.items():
+                tensor = value if torch.is_tensor(value) else torch.tensor(value)
+                tensors[f"optim.{name}.{pid}.{key}"] = tensor.detach().cpu().contiguous()
+        meta["optimizers"][name] = state["param_groups"]
+    return tensors, meta
+
+
+def save(folder: Path, tag: str, modules: dict[str, torch.nn.Module],
+         optimizers: dict[str, torch.optim.Optimizer], run_state: dict[str, Any], keep: int = 2) -> Path:
+    """Write checkpoint ``tag`` and point ``last.json`` at it; keep the newest ``keep`` checkpoints."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors, meta = state_tensors(modules, optimizers)
+    weights = folder / f"checkpoint-{tag}.safetensors"
+    write_atomic(weights, lambda tmp: save_file(tensors, str(tmp)))
+    record = {**run_state, "weights": weights.name, "optimizers": meta["optimizers"]}
+    write_atomic(folder / LAST, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
+    for old in sorted(folder.glob("checkpoint-*.safetensors"))[:-keep]:
+        old.unlink()
+    return weights
+
+
+def load(folder: Path, modules: dict[str, torch.nn.Module],
+         optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+    """Restore modules and optimisers from ``folder``'s last checkpoint; return its run state."""
+    record_path = folder / LAST
+    if not record_path.is_file():
+        raise GfcError(f"{folder}: no checkpoint to resume from (no {LAST})")
+    record = json.loads(record_path.read_text())
+    tensors = load_file(str(folder / record["weights"]))
+    for name, module in modules.items():
+        prefix = f"model.{name}."
+        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    for name, optimizer in optimizers.items():
+        prefix = f"optim.{name}."
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                pid, field = key[len(prefix):].split(".", 1)
+                state.setdefault(int(pid), {})[field] = value
+        optimizer.load_state_dict({"state": state, "param_groups": record["optimizers"][name]})
+    return record
+
+
+def load_weights(path: Path, name: str) -> dict[str, torch.Tensor]:
+    """The state dict of module ``name`` from a checkpoint file (e.g. for the completer)."""
+    if not path.is_file():
+        raise GfcError(f"{path}: no such checkpoint file")
+    prefix = f"model.{name}."
+    weights = {k[len(prefix):]: v for k, v in load_file(str(path)).items() if k.startswith(prefix)}
+    if not weights:
+        raise GfcError(f"{path}: has no {name} weights")
+    return weights
