@@ -34,6 +34,10 @@ BUILTIN_PLUGINS = (
     "gfc_kit.components.masks.boxes",
     "gfc_kit.components.masks.free_form",
     "gfc_kit.components.masks.mask_folder",
+    "gfc_kit.components.networks.generator",
+    "gfc_kit.components.networks.discriminators",
+    "gfc_kit.components.networks.parsers",
+    "gfc_kit.components.losses",
 )
 """Modules whose ``gfc_register`` adds the built-in components (the same hook plugins use)."""
 
