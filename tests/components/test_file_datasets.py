@@ -73,8 +73,13 @@ def test_celeba_errors_name_the_path(tmp_path, fake_celeba):
     with pytest.raises(DataError, match="CelebA not found.*gfc-kit run quickstart"):
         gfc_kit.create("dataset", "celeba", root=tmp_path / "nowhere")
     (fake_celeba.parents[1] / "Eval" / "list_eval_partition.txt").unlink()
-    with pytest.raises(DataError, match="list_eval_partition.txt"):
-        gfc_kit.create("dataset", "celeba", root=fake_celeba, split="train")
+    with pytest.raises(DataError, match="no images of the 'val' split"):
+        gfc_kit.create("dataset", "celeba", root=fake_celeba, split="val")  # ids 1-6 are all train
+
+
+def test_celeba_splits_by_official_id_ranges_without_a_partition_file(fake_celeba):
+    (fake_celeba.parents[1] / "Eval" / "list_eval_partition.txt").unlink()
+    assert len(gfc_kit.create("dataset", "celeba", root=fake_celeba, split="train")) == 6  # ids 1-6 are train
 
 
 def test_unreadable_images_are_skipped_and_counted(tmp_path, caplog):

@@ -25,6 +25,9 @@ log = logging.getLogger("gfc_kit.data")
 
 SPLITS = {"train": "0", "val": "1", "test": "2"}
 """``list_eval_partition.txt`` codes."""
+SPLIT_IDS = {"train": (1, 162770), "val": (162771, 182637), "test": (182638, 202599)}
+"""The official partition by file id, used when no ``list_eval_partition.txt`` is found (the file
+says the same for the standard 202,599 images)."""
 PARTITION_NAMES = ("list_eval_partition.txt", "Eval/list_eval_partition.txt")
 """Where the split file is looked for, relative to ``root`` and the two folders above it (the
 official archive has ``Img/img_align_celeba/`` and ``Eval/list_eval_partition.txt``)."""
@@ -47,7 +50,8 @@ class CelebA(FileDataset):
     ) -> None:
         """
         :param root: the ``img_align_celeba`` folder.
-        :param split: ``all``, or the official split from ``list_eval_partition.txt``.
+        :param split: ``all``, or an official split: from ``list_eval_partition.txt`` when found,
+            else from CelebA's file-id ranges (train 1–162770, val 162771–182637, test 182638–202599).
         :param partition_file: the split file; by default looked for beside ``root``.
         :param landmarks_file: ``list_landmarks_align_celeba.txt`` (or its CSV form); when set,
             items carry the 5 landmarks and images without a row are left out.
@@ -61,8 +65,7 @@ class CelebA(FileDataset):
                 f"download, run the quickstart recipe: gfc-kit run quickstart")
         files = list_images(root, recursive=False)
         if split != "all":
-            partition = _read_partition(_find_partition(root, partition_file))
-            files = [f for f in files if partition.get(f.name) == SPLITS[split]]
+            files = _select_split(files, split, _find_partition(root, partition_file))
             if not files:
                 raise DataError(f"{root}: no images of the {split!r} split are in this folder")
         self.landmarks: dict[str, torch.Tensor] | None = None
@@ -88,18 +91,22 @@ class CelebA(FileDataset):
         return crop_resize(sample, (x0 * sx, y0 * sy, x1 * sx, y1 * sy), self.image_size)
 
 
-def _find_partition(root: Path, given: Path | None) -> Path:
+def _find_partition(root: Path, given: Path | None) -> Path | None:
     if given is not None:
         if not given.is_file():
             raise DataError(f"{given}: partition file not found")
         return given
     candidates = [folder / name for folder in (root, *root.parents[:2]) for name in PARTITION_NAMES]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise DataError(
-        f"{root}: a split needs list_eval_partition.txt; looked in {', '.join(map(str, candidates))} "
-        "(set partition_file, or use split: all)")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _select_split(files: list[Path], split: str, partition_file: Path | None) -> list[Path]:
+    """The files of ``split``, by the partition file if there is one, else by the official id ranges."""
+    if partition_file is not None:
+        partition = _read_partition(partition_file)
+        return [f for f in files if partition.get(f.name) == SPLITS[split]]
+    low, high = SPLIT_IDS[split]
+    return [f for f in files if f.stem.isdigit() and low <= int(f.stem) <= high]
 
 
 def _read_partition(path: Path) -> dict[str, str]:
