@@ -1,5 +1,5 @@
 """Training batches as a pure function of ``(seed, step)``, so a resumed run sees exactly the
-batches, masks and noise an uninterrupted one would have seen."""
+batches, masks and noise an uninterrupted one would have seen, augmentation draws included."""
 
 from __future__ import annotations
 
@@ -39,6 +39,43 @@ class StepBatches(Sampler[list[int]]):
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
 
+    def keys(self) -> Iterator[list[tuple[int, int, int]]]:
+        """Each step's items as ``(step, slot, index)``: ``slot`` is the item's place in the step's
+        batch over all ranks, so every item of every step has a random stream of its own."""
+        first = self.rank * self.batch_size
+        return ([(step, slot, index) for slot, index in enumerate(self.batch(step), first)]
+                for step in range(self.start, self.stop))
+
+
+class _Keys(Sampler[list[tuple[int, int, int]]]):
+    """``StepBatches`` as item keys for :class:`_StepSeeded`."""
+
+    def __init__(self, batches: StepBatches) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
+        return self.batches.keys()
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class _StepSeeded(Dataset):
+    """Reads item ``index`` with torch's global RNG seeded from ``(seed, step, slot)`` first, so a
+    dataset's own randomness (augmentation) does not depend on where a run started or on which
+    loader worker reads the item."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed = dataset, seed
+
+    def __getitem__(self, key: tuple[int, int, int]) -> Any:
+        step, slot, index = key
+        torch.manual_seed(((self.seed * 1_000_003 + step) * 65_537 + slot) % 2**63)
+        return self.dataset[index]
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
 
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The random stream of one training step (masks, hole noise): the same on every resume."""
@@ -46,10 +83,10 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 def loader(dataset: Dataset, sampler: StepBatches, num_workers: int, seed: int) -> DataLoader:
-    """A data loader over ``sampler``'s steps; workers are seeded from ``(seed, first step)``."""
+    """A data loader over ``sampler``'s steps, each item read under its own seeded random stream."""
     return DataLoader(
-        dataset,
-        batch_sampler=sampler,
+        _StepSeeded(dataset, seed),
+        batch_sampler=_Keys(sampler),
         num_workers=num_workers,
         collate_fn=default_collate,
         pin_memory=torch.cuda.is_available(),

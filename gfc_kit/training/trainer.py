@@ -43,6 +43,7 @@ ADVERSARIAL = ("local_adversarial", "global_adversarial")
 PARSING = "parsing"
 SAMPLES = 8
 SMOKE_MARK = ".smoke"
+CHECKPOINTS = "checkpoints"
 
 
 class NonFiniteLoss(GfcError):
@@ -131,14 +132,15 @@ class Trainer:
     def _prepare(self, resume: bool) -> tuple[int, int]:
         recipe_file = self.output / "recipe.yaml"
         text = dump(self.recipe)
-        has_checkpoint = (self.output / checkpoint.LAST).is_file()
+        checkpoints = self.output / CHECKPOINTS
+        has_checkpoint = (checkpoints / checkpoint.LAST).is_file()
         if resume:
             if not has_checkpoint:
                 raise GfcError(f"{self.output}: nothing to resume (no checkpoint); run without --resume")
             if recipe_file.is_file() and recipe_file.read_text() != text:
                 raise GfcError(f"{recipe_file}: the run was started with a different recipe; "
                                "resume with the same recipe and --set values, or start a new run with --output")
-            state = checkpoint.load(self.output, self.modules, self.optimizers)
+            state = checkpoint.load(checkpoints, self.modules, self.optimizers)
             log.info("resuming %s at stage %d step %d", self.output, state["stage"], state["step"])
             stage, step = state["stage"], state["step"]
             if step >= self.recipe.stages[stage].steps:
@@ -198,6 +200,8 @@ class Trainer:
         with self.rt.autocast():
             logits = parser(batch["image"])
         loss = loss_fn(logits.float(), batch["labels"])
+        if not _finite(loss):
+            return {"parser": loss.detach()}
         optimizer.zero_grad(set_to_none=True)
         self.scalers["parser"].scale(loss).backward()
         self.rt.average_gradients(parser)
@@ -215,18 +219,22 @@ class Trainer:
         boxes = _hole_boxes(mask, self._patch_size()) if "local_adversarial" in stage.losses else None
         if any(role in stage.losses for role in ADVERSARIAL):
             values["discriminator"] = self._discriminator_step(stage, image, output, comp, boxes)
+            if not _finite(values["discriminator"]):
+                return values
         total = torch.zeros((), device=image.device)
         with self.rt.autocast():
             for role in stage.losses:
                 value = self._generator_term(role, image, output, comp, mask, boxes).float()
                 values[role] = value.detach()
                 total = total + self.recipe.losses[role].weight * value
+        values["total"] = total.detach()
+        if not _finite(total):
+            return values
         optimizer = self.optimizers["generator"]
         optimizer.zero_grad(set_to_none=True)
         self.scalers["generator"].scale(total).backward()
         self.scalers["generator"].step(optimizer)
         self.scalers["generator"].update()
-        values["total"] = total.detach()
         return values
 
     def _discriminator_step(self, stage: Stage, image: torch.Tensor, output: torch.Tensor, comp: torch.Tensor,
@@ -242,6 +250,8 @@ class Trainer:
             if "global_adversarial" in stage.losses:
                 fake = (output if self.recipe.train.global_input == "output" else comp).detach()
                 loss = loss + self._adversarial("global", image, fake)
+        if not _finite(loss):
+            return loss.detach()
         optimizer = self.optimizers["discriminator"]
         optimizer.zero_grad(set_to_none=True)
         self.scalers["discriminator"].scale(loss).backward()
@@ -284,7 +294,7 @@ class Trainer:
             saved = self._checkpoint(index, step - 1, global_step - 1, tag="nonfinite")
             raise NonFiniteLoss(
                 f"stage {self.recipe.stages[index].name} step {step}: loss {', '.join(bad)} is not finite; "
-                f"stopped (weights before this step saved in {saved}). Try a lower learning rate or fp32.")
+                f"stopped without applying it (weights saved in {saved}). Try a lower learning rate or fp32.")
 
     def _record(self, row: dict[str, Any]) -> None:
         if self.rt.main:
@@ -295,7 +305,7 @@ class Trainer:
         if not self.rt.main:
             return None
         state = {"stage": index, "step": step, "global_step": global_step}
-        return checkpoint.save(self.output / "checkpoints", tag or f"{global_step:08d}", self.modules,
+        return checkpoint.save(self.output / CHECKPOINTS, tag or f"{global_step:08d}", self.modules,
                                self.optimizers, state)
 
     def _samples(self, index: int, stage: Stage, step: int, global_step: int) -> None:
@@ -355,6 +365,11 @@ def smoke_test(recipe: Recipe, output: Path | None) -> tuple[Recipe, Path]:
     output.mkdir(parents=True, exist_ok=True)
     (output / SMOKE_MARK).write_text("a --smoke run; replaced by the next one\n")
     return smoke, output
+
+
+def _finite(loss: torch.Tensor) -> bool:
+    """Whether an update may be applied: a non-finite loss is reported by the caller, never stepped on."""
+    return bool(torch.isfinite(loss))
 
 
 def _hole_boxes(mask: torch.Tensor, patch: int) -> torch.Tensor:

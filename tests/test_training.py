@@ -1,0 +1,508 @@
+"""The trainer (DESIGN.md section 7) and completion with what it trains, on a tiny recipe.
+
+The tiny recipe is the paper's (``base:`` the built-in gfc_cvpr17) at 32×32 on synthetic faces,
+with every network narrowed to an eighth, so a full four-stage run takes about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image, ImageOps
+from safetensors.torch import load_file
+from torch.utils.data import default_collate
+
+from gfc_kit import Completer, create
+from gfc_kit import recipe as recipes
+from gfc_kit.cli import cli
+from gfc_kit.components import losses
+from gfc_kit.errors import GfcError
+from gfc_kit.interfaces import composite, fill_hole
+from gfc_kit.photos import hole_for
+from gfc_kit.training.batches import step_generator
+from gfc_kit.training.trainer import NonFiniteLoss, Trainer, _hole_boxes
+
+STAGES = ("parser", "reconstruction", "local", "global")
+NETWORKS = ("generator", "local_discriminator", "global_discriminator", "parser")
+
+
+def write_recipe(folder: Path, steps: int = 2, **train: int) -> Path:
+    """The tiny recipe, ``steps`` steps a stage, into ``folder/tiny.yaml``; ``train`` overrides
+    its ``train`` section (log, sample and checkpoint every 1 step by default)."""
+    settings = {"batch_size": 2, "num_workers": 0, "log_every": 1, "sample_every": 2, "checkpoint_every": 1, **train}
+    path = folder / "tiny.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        base: {recipes.find("gfc_cvpr17").resolve()}
+        name: tiny
+        image_size: 32
+        data:
+          train: {{type: synthetic_faces, length: 64, seed: 0}}
+          val: {{type: synthetic_faces, length: 8, seed: 1}}
+          parsing: {{type: synthetic_faces, length: 64, seed: 2}}
+        masks:
+          train: {{type: random_square, size: 16}}
+        model:
+          generator: {{width: 0.125, bottleneck: 64}}
+          local_discriminator: {{patch_size: 16, width: 0.125}}
+          global_discriminator: {{width: 0.125}}
+          parser: {{width: 0.125}}
+        stages:
+          - {{name: parser, train: parser, steps: {steps}}}
+          - {{name: reconstruction, steps: {steps}, losses: [reconstruction]}}
+          - {{name: local, steps: {steps}, losses: [reconstruction, local_adversarial]}}
+          - {{name: global, steps: {steps}, losses: [reconstruction, local_adversarial, global_adversarial, parsing]}}
+        train: {json.dumps(settings)}
+        """))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished four-stage tiny run (2 steps a stage), shared by the tests that only read it."""
+    folder = tmp_path_factory.mktemp("tiny")
+    return Trainer(recipes.load(write_recipe(folder)), folder / "run").run()
+
+
+def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> bool:
+    return any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def all_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def gfc_env() -> dict[str, str]:
+    """Subprocess environment: built-ins only, one thread (bitwise reproducible CPU kernels)."""
+    return {**os.environ, "GFC_KIT_DISABLE_PLUGINS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def spawn(*args: str, log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, env=gfc_env())
+
+
+def finish(process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    assert process.wait(timeout) == 0, log.read_text()[-3000:]
+
+
+# ------------------------------------------------------------------------------ gradient routing
+@pytest.mark.parametrize(("role", "global_input", "reaches_known_pixels"), [
+    ("local_adversarial", "output", False),
+    ("parsing", "output", False),
+    ("global_adversarial", "output", True),
+    ("global_adversarial", "composite", False),
+    ("reconstruction", "output", True),
+])
+def test_each_generator_term_sends_gradient_where_the_paper_does(tmp_path, role, global_input, reaches_known_pixels):
+    """DESIGN.md section 7: the local-adversarial and parsing terms reach the generator output only
+    inside the hole; the global one everywhere (``global_input: output``), or only inside the hole
+    when it judges the composite; the reconstruction loss (region ``all``) everywhere. The holes
+    (12×12) are smaller than the local patch (16×16), so the patch holds known pixels too."""
+    recipe = recipes.load(write_recipe(tmp_path), [f"train.global_input={global_input}", "masks.train.size=12"])
+    trainer = Trainer(recipe, tmp_path / "run")
+    trainer._set_modes(recipe.stages[-1])
+    data = trainer._dataset("train")
+    batch = default_collate([data[i] for i in range(4)])
+    image, rng = batch["image"], step_generator(0, 1)
+    mask = trainer.sampler(batch, rng)
+    output = trainer.generator(fill_hole(image, mask, "noise", rng)).detach().requires_grad_()
+    boxes = _hole_boxes(mask, trainer._patch_size())
+    trainer._generator_term(role, image, output, composite(output, image, mask), mask, boxes).backward()
+    grad = output.grad.abs().sum(1, keepdim=True)  # N×1×H×W
+    hole, known = mask > 0, mask == 0
+    assert ((grad * hole).flatten(1).sum(1) > 0).all(), "no gradient inside some image's hole"
+    if role == "local_adversarial":  # its patch is the whole hole: every hole pixel is judged
+        assert (grad[hole] > 0).all()
+    if reaches_known_pixels:
+        assert ((grad * known).flatten(1).sum(1) > 0).all()
+    else:
+        assert (grad[known] == 0).all()
+
+
+# ------------------------------------------------------------------------------ what a step trains
+@pytest.mark.parametrize(("stage", "trained"), [
+    (0, {"parser"}),
+    (1, {"generator"}),
+    (2, {"generator", "local_discriminator"}),
+    (3, {"generator", "local_discriminator", "global_discriminator"}),
+])
+def test_one_step_of_each_stage_changes_only_what_it_trains(tmp_path, stage, trained):
+    """The parser stage trains the parser alone; generator stages never touch the parser, and a
+    discriminator changes only in stages whose losses use it."""
+    recipe = recipes.load(write_recipe(tmp_path))
+    trainer = Trainer(recipe, tmp_path / "run")
+    spec = recipe.stages[stage]
+    trainer._set_modes(spec)
+    data = trainer._dataset("parsing" if spec.train == "parser" else "train")
+    batch = default_collate([data[i] for i in range(2)])
+    before = {name: weights(trainer.modules[name]) for name in NETWORKS}
+    step = trainer._parser_step if spec.train == "parser" else trainer._gan_step
+    values = step(batch, spec, step_generator(0, 1))
+    assert {name for name in NETWORKS if changed(before[name], trainer.modules[name])} == trained
+    expected = {"parser"} if spec.train == "parser" else {*spec.losses, "total"} | (
+        {"discriminator"} if "local_adversarial" in spec.losses else set())
+    assert set(values) == expected
+    assert all(math.isfinite(float(v)) for v in values.values())
+
+
+# ------------------------------------------------------------------------------ the run folder
+def test_a_finished_run_folder_has_everything(tiny_run):
+    """recipe.yaml, metrics.jsonl, a sample grid per stage, checkpoints, and the exported networks."""
+    recipe = recipes.load(tiny_run / "recipe.yaml")
+    assert (tiny_run / "recipe.yaml").read_text() == recipes.dump(recipe)
+    rows = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    for index, stage in enumerate(recipe.stages):
+        logged = [r for r in rows if r["stage"] == stage.name and "images_per_s" in r]
+        assert [r["step"] for r in logged] == [1, 2]
+        assert [r["global_step"] for r in logged] == [2 * index + 1, 2 * index + 2]
+        for row in logged:
+            names = ["parser"] if stage.train == "parser" else [*stage.losses, "total"]
+            assert all(math.isfinite(row[name]) for name in names) and row["images_per_s"] > 0
+        validation = [r for r in rows if r["stage"] == stage.name and "val_hole_l1" in r]
+        if stage.train == "generator":
+            assert len(validation) == 1 and validation[0]["step"] == 2
+            assert 0 < validation[0]["val_hole_l1"] and 0 < validation[0]["val_hole_l1_input"] <= 2
+        else:
+            assert validation == []
+    samples = sorted(p.name for p in (tiny_run / "samples").glob("*.png"))
+    assert samples == [f"stage{i + 1}_{name}_step000002.png" for i, name in enumerate(STAGES)]
+    last = json.loads((tiny_run / "checkpoints" / "last.json").read_text())
+    assert (last["stage"], last["step"], last["global_step"]) == (3, 2, 8)
+    checkpoint = load_file(str(tiny_run / "checkpoints" / last["weights"]))
+    assert {key.split(".")[1] for key in checkpoint if key.startswith("model.")} == set(NETWORKS)
+    assert {key.split(".")[1] for key in checkpoint if key.startswith("optim.")} == {
+        "generator", "discriminator", "parser"}
+    generator = load_file(str(tiny_run / "generator.safetensors"))
+    assert all(torch.equal(v, checkpoint[f"model.generator.{k}"]) for k, v in generator.items())
+    parser = load_file(str(tiny_run / "parser.safetensors"))
+    assert all(torch.equal(v, checkpoint[f"model.parser.{k}"]) for k, v in parser.items())
+    model = json.loads((tiny_run / "model.json").read_text())
+    assert model["image_size"] == 32 and model["hole_fill"] == "noise" and model["recipe"] == "tiny"
+    assert model["generator"]["type"] == "gfc_generator" and model["generator"]["bottleneck"] == 64
+
+
+# ------------------------------------------------------------------------------ resume
+def _global_step(last: Path) -> int:
+    try:
+        return json.loads(last.read_text())["global_step"]
+    except FileNotFoundError:
+        return -1
+
+
+def test_a_killed_run_resumes_to_exactly_the_weights_of_an_uninterrupted_one(tmp_path):
+    """The acceptance test of ``--resume``: run A goes straight through; run B is killed with SIGKILL
+    in the third stage (mid-write, maybe) and resumed. Weights and optimiser state end bitwise equal."""
+    steps, kill_at = 5, 12  # 20 steps; 12 is step 2 of the 'local' stage (discriminator state too)
+    recipe = write_recipe(tmp_path, steps=steps, sample_every=5)
+    run_a, run_b = tmp_path / "A", tmp_path / "B"
+    a = spawn("-m", "gfc_kit", "run", str(recipe), "--output", str(run_a), log=tmp_path / "a.log")
+    b = spawn("-m", "gfc_kit", "run", str(recipe), "--output", str(run_b), log=tmp_path / "b.log")
+    last = run_b / "checkpoints" / "last.json"
+    deadline = time.monotonic() + 120
+    while b.poll() is None and _global_step(last) < kill_at and time.monotonic() < deadline:
+        time.sleep(0.002)
+    os.kill(b.pid, signal.SIGKILL)
+    b.wait()
+    assert b.returncode == -signal.SIGKILL, "run B ended before it could be killed"
+    assert kill_at <= _global_step(last) < 4 * steps
+    resumed = spawn("-m", "gfc_kit", "run", str(recipe), "--output", str(run_b), "--resume", log=tmp_path / "b2.log")
+    finish(resumed, tmp_path / "b2.log")
+    finish(a, tmp_path / "a.log")
+
+    for name in ("generator.safetensors", "parser.safetensors"):
+        assert all_equal(load_file(str(run_a / name)), load_file(str(run_b / name))), name
+    record_a = json.loads((run_a / "checkpoints" / "last.json").read_text())
+    record_b = json.loads((run_b / "checkpoints" / "last.json").read_text())
+    assert record_a == record_b  # stage, step, optimiser hyper-parameters, file name
+    final_a = load_file(str(run_a / "checkpoints" / record_a["weights"]))
+    final_b = load_file(str(run_b / "checkpoints" / record_b["weights"]))
+    assert any(key.startswith("optim.discriminator.") for key in final_a)
+    assert all_equal(final_a, final_b)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def augmented_faces(folder: Path) -> str:
+    """12 face PNGs and a ``--set`` that trains on them with the paper's kind of augmentation."""
+    folder.mkdir()
+    faces = create("dataset", "synthetic_faces", image_size=40, length=12)
+    for i in range(len(faces)):
+        pixels = ((faces[i]["image"].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+        Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+    return f"data.train={{type: image_folder, root: {folder}, augment: {{shift: 0.05, rotation: 10.0, flip: true}}}}"
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_replays_the_augmentation_of_an_uninterrupted_run(tmp_path, monkeypatch, workers):
+    """Augmentation draws are a function of ``(seed, step)`` too, read in the main process or in
+    loader workers: a run stopped right after a checkpoint and resumed ends bitwise equal."""
+    recipe = recipes.load(write_recipe(tmp_path, steps=3), [augmented_faces(tmp_path / "faces"),
+                                                           f"train.num_workers={workers}"])
+    Trainer(recipe, tmp_path / "A").run()
+    original = Trainer._checkpoint
+
+    def checkpoint_then_stop(self, index, step, global_step, tag=None):
+        saved = original(self, index, step, global_step, tag)
+        if global_step == 7:
+            raise Interrupted
+        return saved
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_checkpoint", checkpoint_then_stop)
+        with pytest.raises(Interrupted):
+            Trainer(recipe, tmp_path / "B").run()
+    Trainer(recipe, tmp_path / "B").run(resume=True)
+    for name in ("generator.safetensors", "checkpoints/checkpoint-00000012.safetensors"):
+        assert all_equal(load_file(str(tmp_path / "A" / name)), load_file(str(tmp_path / "B" / name))), name
+
+
+# ------------------------------------------------------------------------------ errors
+def test_a_run_folder_with_checkpoints_needs_resume(tiny_run):
+    recipe = recipes.load(tiny_run / "recipe.yaml")
+    with pytest.raises(GfcError, match="already has checkpoints; continue it with --resume"):
+        Trainer(recipe, tiny_run).run()
+
+
+def test_resume_with_a_changed_recipe_is_refused(tiny_run):
+    recipe = recipes.load(tiny_run / "recipe.yaml", ["optim.generator.lr=0.001"])
+    with pytest.raises(GfcError, match="started with a different recipe"):
+        Trainer(recipe, tiny_run).run(resume=True)
+
+
+def test_resume_with_nothing_to_resume_is_an_error(tmp_path):
+    recipe = recipes.load(write_recipe(tmp_path))
+    with pytest.raises(GfcError, match="nothing to resume"):
+        Trainer(recipe, tmp_path / "empty").run(resume=True)
+
+
+def test_cli_run_errors_are_one_line_exit_2(tiny_run):
+    result = CliRunner().invoke(cli, ["run", str(tiny_run / "recipe.yaml"), "--output", str(tiny_run)])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith(f"error: {tiny_run}: this run folder already")
+
+
+def test_a_nan_loss_stops_the_run_naming_stage_and_step_without_applying_it(tmp_path, monkeypatch):
+    """The reconstruction loss turns NaN at its second step: NonFiniteLoss names stage and step, and
+    the saved checkpoint holds the weights of the step before, not NaNs."""
+    calls = []
+    original = losses.CharbonnierL1.__call__
+
+    def nan_at_second_call(self, output, target, mask=None):
+        calls.append(1)
+        value = original(self, output, target, mask)
+        return value * float("nan") if len(calls) == 2 else value
+
+    monkeypatch.setattr(losses.CharbonnierL1, "__call__", nan_at_second_call)
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLoss, match=r"stage reconstruction step 2: loss reconstruction, total is not finite"):
+        Trainer(recipes.load(write_recipe(tmp_path)), run).run()
+    saved = load_file(str(run / "checkpoints" / "checkpoint-nonfinite.safetensors"))
+    before = load_file(str(run / "checkpoints" / "checkpoint-00000003.safetensors"))  # after stage 2 step 1
+    assert all(torch.isfinite(v).all() for v in saved.values())
+    assert all_equal(saved, before)
+    last = json.loads((run / "checkpoints" / "last.json").read_text())
+    assert (last["stage"], last["step"], last["weights"]) == (1, 1, "checkpoint-nonfinite.safetensors")
+
+
+# ------------------------------------------------------------------------------ smoke and DDP
+def test_quickstart_smoke_runs_every_stage_with_a_sample_grid(tmp_path):
+    """``gfc-kit run quickstart --smoke``: the real quickstart networks, two steps a stage."""
+    out = tmp_path / "smoke"
+    result = CliRunner().invoke(cli, ["run", "quickstart", "--smoke", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    names = [stage.name for stage in recipes.load("quickstart").stages]
+    samples = sorted(p.name for p in (out / "samples").glob("*.png"))
+    assert samples == [f"stage{i + 1}_{name}_step000002.png" for i, name in enumerate(names)]
+    assert (out / "generator.safetensors").is_file() and (out / ".smoke").is_file()
+
+
+DDP_LAUNCHER = """\
+import sys
+from safetensors.torch import save_file
+from gfc_kit.cli import main
+from gfc_kit.training.trainer import Trainer
+
+run = Trainer.run
+
+def run_and_keep_this_ranks_weights(self, resume=False):
+    folder = run(self, resume)
+    state = {f"{name}.{key}": value.detach().contiguous()
+             for name, module in self.modules.items() for key, value in module.state_dict().items()}
+    save_file(state, str(folder.parent / f"rank{self.rt.rank}.safetensors"))
+    return folder
+
+Trainer.run = run_and_keep_this_ranks_weights
+sys.argv[0] = "gfc-kit"
+main()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_with_two_cpu_processes_keeps_the_ranks_in_step(tmp_path):
+    """``torchrun --nproc_per_node 2 … gfc-kit run`` on gloo: exit 0; rank 0 alone writes the run
+    folder (one metrics row per step, images/s counted over both ranks); and at the end both ranks
+    hold identical weights for every network (each rank saves its own copy beside the run, through
+    a launcher that wraps ``Trainer.run`` and then calls the ``gfc-kit`` CLI as ``-m gfc_kit`` does)."""
+    recipe = write_recipe(tmp_path, sample_every=2, checkpoint_every=2)
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(DDP_LAUNCHER)
+    run = tmp_path / "D"
+    ddp = spawn("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                "--master_port", str(free_port()), str(launcher), "run", str(recipe), "--output", str(run),
+                log=tmp_path / "ddp.log")
+    finish(ddp, tmp_path / "ddp.log", timeout=150)
+    rank0, rank1 = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
+    assert {key.split(".")[0] for key in rank0} == set(NETWORKS)
+    assert all_equal(rank0, rank1)
+    generator = load_file(str(run / "generator.safetensors"))
+    assert all(torch.equal(v, rank0[f"generator.{k}"]) for k, v in generator.items())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    logged = [(r["global_step"], r["images_per_s"]) for r in rows if "images_per_s" in r]
+    assert [step for step, _ in logged] == list(range(1, 9))
+    assert all(rate > 0 for _, rate in logged)
+    assert len([r for r in rows if "val_hole_l1" in r]) == 3
+
+
+# ------------------------------------------------------------------------------ completion
+def test_completer_fills_a_batch_at_another_size_and_keeps_known_pixels(tiny_run):
+    completer = Completer.from_run(tiny_run)
+    image = torch.rand(2, 3, 48, 40, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    mask = torch.zeros(2, 1, 48, 40)
+    mask[0, :, 10:30, 8:24] = 1
+    mask[1, :, 20:44, 20:36] = 1
+    done = completer(image, mask)
+    assert done.shape == image.shape and done.dtype == torch.float32
+    known, hole = (mask == 0).expand_as(image), (mask == 1).expand_as(image)
+    assert torch.equal(done[known], image[known])
+    assert not torch.equal(done[hole], image[hole]) and done.abs().max() <= 1
+
+
+def test_completer_from_a_checkpoint_matches_the_exported_generator(tiny_run):
+    """The final checkpoint holds the generator that was exported, so both complete alike."""
+    last = json.loads((tiny_run / "checkpoints" / "last.json").read_text())
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+    from_run = Completer.from_run(tiny_run)(image, mask)
+    from_checkpoint = Completer.from_checkpoint(tiny_run / "checkpoints" / last["weights"])(image, mask)
+    assert torch.equal(from_run, from_checkpoint)
+
+
+def synthetic_photo(folder: Path) -> Path:
+    """A 178×218 (CelebA-sized) photo of a synthetic face, as a lossless PNG."""
+    face = create("dataset", "synthetic_faces", image_size=128, length=1)[0]["image"]
+    pixels = ((face.permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "000001.png"
+    Image.fromarray(pixels).resize((178, 218), Image.BICUBIC).save(path)
+    return path
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as opened:
+        return np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+
+
+def test_completer_takes_pil_and_numpy_photos_and_returns_the_same_type_and_size(tiny_run, tmp_path):
+    photo = Image.open(synthetic_photo(tmp_path)).convert("RGB")
+    hole = np.zeros((218, 178), dtype=np.uint8)
+    hole[80:120, 60:110] = 255
+    completer = Completer.from_run(tiny_run)
+    done = completer(photo, Image.fromarray(hole))
+    assert isinstance(done, Image.Image) and done.size == photo.size
+    as_array = completer(np.asarray(photo), hole)
+    assert isinstance(as_array, np.ndarray) and as_array.shape == (218, 178, 3)
+    assert np.array_equal(as_array, np.asarray(done))
+    assert np.array_equal(as_array[hole == 0], np.asarray(photo)[hole == 0])
+
+
+def complete(*args: str) -> object:
+    return CliRunner().invoke(cli, ["complete", *args])
+
+
+def test_complete_a_real_face_with_a_box_and_a_panel(tiny_run, shared_data, tmp_path):
+    """A CelebA photo keeps its 178×218 size and every pixel outside the box; a panel is written."""
+    face = shared_data / "faces" / "celeba" / "000001.jpg"
+    if not face.is_file():
+        pytest.skip(f"{face} not found")
+    out = tmp_path / "out"
+    result = complete("--run", str(tiny_run), "--input", str(face), "--box", "40,60,50,50",
+                      "--output", str(out), "--panel")
+    assert result.exit_code == 0, result.output
+    before, after = read_rgb(face), read_rgb(out / "000001.png")
+    assert after.shape == before.shape == (218, 178, 3)
+    box = np.zeros(before.shape[:2], dtype=bool)
+    box[60:110, 40:90] = True
+    assert np.array_equal(after[~box], before[~box])
+    assert not np.array_equal(after[box], before[box])
+    with Image.open(out / "000001_panel.png") as panel:
+        assert panel.size == (3 * 178, 218)
+
+
+@pytest.mark.parametrize("hole", ["region", "mask"])
+def test_complete_changes_only_the_region_or_mask_hole(tiny_run, tmp_path, hole):
+    """``--region O3`` and ``--mask FILE --mask-polarity black_hole`` (black = hole) mark the pixels
+    that may change; all others are kept exactly."""
+    photo = synthetic_photo(tmp_path / "in")
+    if hole == "region":
+        args = ["--region", "O3"]
+        with Image.open(photo) as opened:
+            inside = np.asarray(hole_for(opened.convert("RGB"), region="O3")) == 255
+    else:
+        inside = np.zeros((218, 178), dtype=bool)
+        inside[100:150, 50:120] = True
+        mask_file = tmp_path / "mask.png"
+        Image.fromarray(np.where(inside, 0, 255).astype(np.uint8)).save(mask_file)
+        args = ["--mask", str(mask_file), "--mask-polarity", "black_hole"]
+    out = tmp_path / "out"
+    result = complete("--run", str(tiny_run), "--input", str(photo), "--output", str(out), *args)
+    assert result.exit_code == 0, result.output
+    before, after = read_rgb(photo), read_rgb(out / "000001.png")
+    assert inside.any() and not inside.all()
+    assert np.array_equal(after[~inside], before[~inside])
+    assert not np.array_equal(after[inside], before[inside])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--checkpoint", "CHECKPOINT", "--box", "40,60,50,50"], "give one of --run"),
+    (["--box", "40,60,50,50", "--region", "O1"], "give exactly one hole"),
+    (["--box", "150,200,50,50"], "must lie inside the 178×218 photo"),
+])
+def test_complete_input_problems_are_one_line_exit_2(tiny_run, tmp_path, args, message):
+    photo = synthetic_photo(tmp_path / "in")
+    last = json.loads((tiny_run / "checkpoints" / "last.json").read_text())
+    args = [str(tiny_run / "checkpoints" / last["weights"]) if a == "CHECKPOINT" else a for a in args]
+    result = complete("--run", str(tiny_run), "--input", str(photo), "--output", str(tmp_path / "out"), *args)
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ") and message in result.output
+
+
+def test_complete_needs_a_run_or_a_checkpoint(tmp_path):
+    photo = synthetic_photo(tmp_path / "in")
+    result = complete("--input", str(photo), "--region", "O1", "--output", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert result.output == "error: give one of --run RUN_DIR or --checkpoint FILE\n"
