@@ -216,7 +216,8 @@ def _line(path: tuple, loc: tuple, message: str) -> str:
     return f"{where}: {message}" if where else message
 
 
-_BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "len>=", "max_length": "len<="}
+_BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "multiple_of": "multiple of ", "min_length": "len>=",
+           "max_length": "len<="}
 
 
 def _type_name(annotation: Any, metadata: list[Any] = ()) -> str:
