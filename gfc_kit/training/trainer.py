@@ -63,6 +63,7 @@ class Trainer:
         self.modules = self._build_modules()
         self.losses = {role: build("loss", spec.model_dump(exclude={"weight"}), ("losses", role))
                        for role, spec in recipe.losses.items()}
+        self.parser_loss = self.losses.get(PARSING) or create("loss", "parsing_ce")  # for the parser stage
         self.optimizers = self._build_optimizers()
         self.scalers = {name: self.rt.scaler() for name in self.optimizers}
         self.generator = self.modules["generator"]
@@ -196,10 +197,9 @@ class Trainer:
         if "labels" not in batch:
             raise GfcError("data.parsing: the parser stage needs a dataset with labels (e.g. synthetic_faces)")
         parser, optimizer = self.modules["parser"], self.optimizers["parser"]
-        loss_fn = self.losses.get(PARSING) or create("loss", "parsing_ce")
         with self.rt.autocast():
             logits = parser(batch["image"])
-        loss = loss_fn(logits.float(), batch["labels"])
+        loss = self.parser_loss(logits.float(), batch["labels"])
         if not _finite(loss):
             return {"parser": loss.detach()}
         optimizer.zero_grad(set_to_none=True)
