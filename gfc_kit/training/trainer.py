@@ -71,6 +71,7 @@ class Trainer:
         if self.rt.world > 1:
             self.trained_generator = DistributedDataParallel(self.generator)
         self._datasets: dict[str, Dataset] = {}
+        self._fixed_batch: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------------- building
     def _build_modules(self) -> dict[str, torch.nn.Module]:
@@ -308,12 +309,20 @@ class Trainer:
         return checkpoint.save(self.output / CHECKPOINTS, tag or f"{global_step:08d}", self.modules,
                                self.optimizers, state)
 
+    def _sample_batch(self) -> dict[str, Any]:
+        """The fixed batch sample grids are drawn on, read once (from data.val, else data.train)."""
+        if self._fixed_batch is None:
+            data = self._dataset("val") if self.recipe.data.val is not None else self._dataset("train")
+            with torch.random.fork_rng():  # reading it must not move the training's random state
+                items = [data[i % len(data)] for i in range(SAMPLES)]
+            self._fixed_batch = to_device(default_collate(items), self.rt.device)
+        return self._fixed_batch
+
     def _samples(self, index: int, stage: Stage, step: int, global_step: int) -> None:
         """A grid on a fixed validation batch, plus hole L1 of the completion and of the noise input."""
         if not self.rt.main:
             return
-        data = self._dataset("val") if self.recipe.data.val is not None else self._dataset("train")
-        batch = to_device(default_collate([data[i % len(data)] for i in range(SAMPLES)]), self.rt.device)
+        batch = self._sample_batch()
         image = batch["image"]
         rng = step_generator(self.recipe.seed, -1)  # the same holes at every sample
         mask = self.sampler(batch, rng).to(image)
