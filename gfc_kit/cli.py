@@ -38,12 +38,6 @@ def cli() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _later(command: str, issue: str) -> None:
-    """Say in one line that a command arrives in a later version, and exit 2 (no fake output)."""
-    click.echo(f"gfc-kit {command}: not available yet in gfc-kit {__version__} ({issue})", err=True)
-    raise click.exceptions.Exit(2)
-
-
 @cli.command()
 @RECIPE
 @OVERRIDES
@@ -94,15 +88,53 @@ def complete(run_dir: Path | None, checkpoint: Path | None, inputs: Path, mask_f
 
 
 @cli.command()
-def evaluate() -> None:
-    """Evaluate runs and classical baselines on masks O1–O6 and more."""
-    _later("evaluate", "evaluation lands with issue #4")
+@click.option("--run", "runs", multiple=True, type=click.Path(path_type=Path),
+              help="A finished run folder to evaluate (repeatable, to compare runs).")
+@click.option("--data", required=True,
+              help="A folder of images, or a dataset spec: celeba:PATH, {type: celeba, root: PATH, split: test}.")
+@click.option("--masks", multiple=True, default=("O1,O2,O3,O4,O5,O6,center,free_form",), show_default=True,
+              help="Mask types: O1..O6, center, random_square, free_form, mask_folder:PATH, name:key=value.")
+@click.option("--completers", multiple=True,
+              help="Completers besides the runs; 'none' for runs only. [default: telea,navier_stokes,mean_fill; "
+                   "Telea and Navier-Stokes only when OpenCV is installed]")
+@click.option("--metrics", multiple=True, default=("psnr,psnr:region=hole,ssim,ssim:region=hole,l1",),
+              show_default=True, help="Metric components (name or name:key=value), e.g. lpips:weights=PATH.")
+@click.option("--parser", "parser_run", default="auto", show_default=True,
+              help="Run whose parser gives the parsing score: auto (the first run that has one), none, or a run folder.")
+@click.option("--limit", type=click.IntRange(1), default=200, show_default=True, help="Images to evaluate.")
+@click.option("--image-size", type=click.IntRange(16), default=128, show_default=True)
+@click.option("--size-study/--no-size-study", default=True, show_default=True,
+              help="Also score centred square holes of growing size and plot quality against hole size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the image-hole pairing.")
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Report folder.")
+def evaluate(runs: tuple[Path, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
+             metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool, seed: int,
+             batch_size: int, output: Path) -> None:
+    """Score runs and classical baselines side by side on the same images and holes; write a report."""
+    from gfc_kit.evaluate_command import evaluate_to_report
+
+    report = evaluate_to_report(runs, data, masks, completers, metrics, parser_run, limit, image_size,
+                                size_study, seed, batch_size, output)
+    click.echo(f"wrote {report}")
 
 
 @cli.command()
-def bench() -> None:
-    """Measure training and inference speed on this machine."""
-    _later("bench", "benchmarks land with issue #4")
+@click.argument("recipe", metavar="RECIPE", default="gfc_cvpr17")
+@OVERRIDES
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Training batch.")
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True, help="Timed calls per figure.")
+@click.option("--warmup", type=click.IntRange(0), default=2, show_default=True, help="Untimed calls first.")
+@click.option("--compile/--no-compile", "compiled", default=True, show_default=True,
+              help="Also time torch.compile (compiling takes a while).")
+@click.option("--json", "json_file", type=click.Path(path_type=Path), help="Also write the figures as JSON.")
+def bench(recipe: str, overrides: tuple[str, ...], batch_size: int, repeats: int, warmup: int, compiled: bool,
+          json_file: Path | None) -> None:
+    """Measure training and inference speed of a recipe's model on this machine (default: the paper's)."""
+    from gfc_kit import recipe as recipes
+    from gfc_kit.bench import run_bench
+
+    run_bench(recipes.load(recipe, overrides), batch_size, repeats, warmup, compiled, json_file)
 
 
 @cli.command()

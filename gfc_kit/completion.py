@@ -135,3 +135,35 @@ def photo_box(size: tuple[int, int], crop: Crop = "auto") -> tuple[int, int, int
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
     return left, top, left + side, top + side
+
+
+class RunParser:
+    """A run's trained face parser as a labeller for images of any size: images are resized to the
+    size it was trained at and its labels resized back (nearest)."""
+
+    def __init__(self, parser: torch.nn.Module, image_size: int) -> None:
+        self.parser = parser.eval()
+        self.image_size = image_size
+
+    @classmethod
+    def from_run(cls, run: str | Path) -> RunParser:
+        """The parser a finished run exported (``model.json`` + ``parser.safetensors``)."""
+        from gfc_kit.training.checkpoint import load_weights
+
+        run = Path(run)
+        meta_path = run / "model.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        if "parser" not in meta:
+            raise GfcError(f"{run}: has no exported parser (model.json without 'parser'); give --parser none "
+                           "or another run")
+        parser = build("parser", meta["parser"], ("parser",), image_size=meta["image_size"])
+        parser.load_state_dict(load_weights(run / "parser.safetensors", "parser"))
+        return cls(parser, meta["image_size"])
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """Labels ``N×H×W`` for images ``N×3×H×W`` in [-1, 1]."""
+        size = image.shape[-2:]
+        small = F.interpolate(image.float(), size=(self.image_size,) * 2, mode="bilinear", antialias=True)
+        labels = self.parser(small).argmax(1, keepdim=True).float()
+        return F.interpolate(labels, size=size, mode="nearest")[:, 0].long()

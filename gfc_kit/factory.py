@@ -39,3 +39,34 @@ def fill_context(factory: Any, params: dict[str, Any], context: dict[str, Any]) 
 
     fields = params_model(factory).model_fields
     return {**{k: v for k, v in context.items() if k in fields and k not in params}, **params}
+
+
+def parse_spec(text: str, where: str) -> dict[str, Any]:
+    """A component spec written on the command line, as a recipe entry ``{type: name, ...}``:
+    ``name``, ``name:key=value,key=value`` (values read as YAML), ``name:PATH`` (= ``root=PATH``)
+    or a YAML flow mapping ``{type: name, key: value}``. ``where`` names the option in errors."""
+    import yaml
+
+    from gfc_kit.errors import GfcError
+
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            spec = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise GfcError(f"{where}: {text!r} is not a YAML mapping ({str(exc).splitlines()[0]})") from None
+        if not isinstance(spec, dict) or "type" not in spec:
+            raise GfcError(f"{where}: {text!r} needs a 'type' key")
+        return spec
+    name, _, rest = text.partition(":")
+    if not rest:
+        return {"type": name}
+    if "=" not in rest:
+        return {"type": name, "root": rest}
+    spec: dict[str, Any] = {"type": name}
+    for pair in rest.split(","):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise GfcError(f"{where}: {pair!r} in {text!r} is not key=value")
+        spec[key.strip()] = yaml.safe_load(value)
+    return spec

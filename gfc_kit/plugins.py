@@ -38,6 +38,8 @@ BUILTIN_PLUGINS = (
     "gfc_kit.components.networks.discriminators",
     "gfc_kit.components.networks.parsers",
     "gfc_kit.components.losses",
+    "gfc_kit.components.completers",
+    "gfc_kit.components.metrics",
 )
 """Modules whose ``gfc_register`` adds the built-in components (the same hook plugins use)."""
 

@@ -25,3 +25,15 @@ def fresh_plugins():
     plugins.reset()
     yield plugins
     plugins.reset()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished four-stage tiny run (2 steps a stage), shared by the tests that only read it."""
+    from tiny_recipe import write_recipe
+
+    from gfc_kit import recipe as recipes
+    from gfc_kit.training.trainer import Trainer
+
+    folder = tmp_path_factory.mktemp("tiny")
+    return Trainer(recipes.load(write_recipe(folder)), folder / "run").run()

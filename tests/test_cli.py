@@ -60,12 +60,6 @@ def test_unknown_kind_is_an_error():
     assert result.exit_code == 2 and "unknown kind" in result.output
 
 
-@pytest.mark.parametrize("command", ["evaluate", "bench"])
-def test_commands_of_later_issues_say_so_and_exit_2(command):
-    result = CliRunner().invoke(cli, [command])
-    assert result.exit_code == 2 and "not available yet" in result.output
-
-
 def test_run_checks_the_recipe_first(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(BAD)

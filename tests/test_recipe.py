@@ -64,11 +64,15 @@ train: {batch_size: 2}
     assert (loaded.train.batch_size, loaded.train.num_workers) == (2, 0)
 
 
-def test_only_one_level_of_base(tmp_path):
+def test_bases_chain_and_a_cycle_is_an_error(tmp_path):
     write(tmp_path, "a.yaml", MINIMAL)
-    write(tmp_path, "b.yaml", "base: a.yaml\nname: b\n")
-    with pytest.raises(GfcError, match="has a base of its own"):
-        recipes.load(write(tmp_path, "c.yaml", "base: b.yaml\nname: c\n"))
+    write(tmp_path, "b.yaml", "base: a.yaml\nname: b\nseed: 5\n")
+    chained = recipes.load(write(tmp_path, "c.yaml", "base: b.yaml\nname: c\n"))
+    assert (chained.name, chained.seed, chained.image_size) == ("c", 5, 32)
+    write(tmp_path, "x.yaml", "base: y.yaml\nname: x\n")
+    write(tmp_path, "y.yaml", "base: x.yaml\nname: y\n")
+    with pytest.raises(GfcError, match="makes a cycle"):
+        recipes.load(tmp_path / "x.yaml")
 
 
 def test_overrides_take_dotted_paths_list_indices_and_yaml_values(tmp_path):

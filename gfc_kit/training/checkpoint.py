@@ -79,15 +79,30 @@ def load(folder: Path, modules: dict[str, torch.nn.Module],
                 pid, field = key[len(prefix):].split(".", 1)
                 state.setdefault(int(pid), {})[field] = value
         optimizer.load_state_dict({"state": state, "param_groups": record["optimizers"][name]})
+        _match_memory_format(optimizer)
     return record
 
 
+def _match_memory_format(optimizer: torch.optim.Optimizer) -> None:
+    """Give each moment buffer its parameter's memory layout (e.g. channels_last), as a fresh run
+    has them: fused Adam walks parameter and buffers as flat memory, so their strides must agree."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def load_weights(path: Path, name: str) -> dict[str, torch.Tensor]:
-    """The state dict of module ``name`` from a checkpoint file (e.g. for the completer)."""
+    """The state dict of module ``name`` from a training checkpoint, or a run's exported
+    ``<name>.safetensors`` (which holds that module alone)."""
     if not path.is_file():
         raise GfcError(f"{path}: no such checkpoint file")
+    tensors = load_file(str(path))
+    if not any(k.startswith("model.") for k in tensors):
+        return tensors
     prefix = f"model.{name}."
-    weights = {k[len(prefix):]: v for k, v in load_file(str(path)).items() if k.startswith(prefix)}
+    weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     if not weights:
         raise GfcError(f"{path}: has no {name} weights")
     return weights

@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, default_collate
 from torchvision.ops import roi_align
 
+from gfc_kit.components.metrics import L1
 from gfc_kit.errors import GfcError
 from gfc_kit.factory import build, create
 from gfc_kit.imaging import colorize, save_grid
@@ -42,6 +43,9 @@ log = logging.getLogger("gfc_kit.train")
 ADVERSARIAL = ("local_adversarial", "global_adversarial")
 PARSING = "parsing"
 SAMPLES = 8
+"""Images in a sample grid."""
+VALIDATION = 64
+"""Validation images behind val_hole_l1 (the grid's 8 first): enough for a steady number."""
 SMOKE_MARK = ".smoke"
 CHECKPOINTS = "checkpoints"
 
@@ -82,7 +86,8 @@ class Trainer:
             if spec is not None:
                 kind = "discriminator" if name.endswith("discriminator") else name
                 module = build(kind, spec.model_dump(), ("model", name), image_size=size)
-                modules[name] = module.to(self.rt.device)
+                memory = torch.channels_last if self.recipe.train.channels_last else torch.contiguous_format
+                modules[name] = module.to(self.rt.device, memory_format=memory)
         if "generator" not in modules:
             raise GfcError("model.generator: a run needs a generator")
         needs = {"local_adversarial": "local_discriminator", "global_adversarial": "global_discriminator",
@@ -314,7 +319,7 @@ class Trainer:
         if self._fixed_batch is None:
             data = self._dataset("val") if self.recipe.data.val is not None else self._dataset("train")
             with torch.random.fork_rng():  # reading it must not move the training's random state
-                items = [data[i % len(data)] for i in range(SAMPLES)]
+                items = [data[i % len(data)] for i in range(min(VALIDATION, len(data)))]
             self._fixed_batch = to_device(default_collate(items), self.rt.device)
         return self._fixed_batch
 
@@ -333,30 +338,33 @@ class Trainer:
             output = self.generator(masked).float().clamp(-1, 1)
         self.generator.train(was_training)
         comp = composite(output, image, mask)
-        rows = [masked, output, comp, image]
+        rows = [t[:SAMPLES] for t in (masked, output, comp, image)]
         if "parser" in self.modules:
             with torch.inference_mode():
-                rows.append(colorize(self.modules["parser"](comp).argmax(1)))
+                rows.append(colorize(self.modules["parser"](comp[:SAMPLES]).argmax(1)))
         name = f"stage{index + 1}_{stage.name}_step{step:06d}.png"
         save_grid(rows, self.output / "samples" / name)
         if stage.train != "parser":
-            hole = mask.sum().clamp_min(1)
+            hole_l1 = L1("hole")  # pixel values in [0, 1], as gfc-kit evaluate reports it
             self._record({"stage": stage.name, "step": step, "global_step": global_step,
-                          "val_hole_l1": float(((comp - image).abs() * mask).sum() / hole / 3),
-                          "val_hole_l1_input": float(((masked - image).abs() * mask).sum() / hole / 3)})
+                          "val_hole_l1": float(hole_l1(comp, image, mask).mean()),
+                          "val_hole_l1_input": float(hole_l1(masked, image, mask).mean())})
 
     def _export(self) -> None:
         """The trained generator (and parser) on their own, for completing photos and reuse."""
         from safetensors.torch import save_file
 
+        trained_parser = any(s.train == "parser" for s in self.recipe.stages) or self.recipe.model.parser_weights
         for name in ("generator", "parser"):
-            if name in self.modules:
+            if name in self.modules and (name == "generator" or trained_parser):
                 weights = {k: v.detach().cpu().contiguous() for k, v in self.modules[name].state_dict().items()}
                 checkpoint.write_atomic(self.output / f"{name}.safetensors",
                                         lambda tmp, w=weights: save_file(w, str(tmp)))
         model = {"generator": self.recipe.model.generator.model_dump(mode="json"),
                  "image_size": self.recipe.image_size, "hole_fill": self.recipe.train.hole_fill,
                  "recipe": self.recipe.name}
+        if "parser" in self.modules and trained_parser:  # an untrained parser would give a meaningless score
+            model["parser"] = self.recipe.model.parser.model_dump(mode="json")
         (self.output / "model.json").write_text(json.dumps(model, indent=1))
 
 

@@ -82,6 +82,29 @@ def test_celeba_splits_by_official_id_ranges_without_a_partition_file(fake_celeb
     assert len(gfc_kit.create("dataset", "celeba", root=fake_celeba, split="train")) == 6  # ids 1-6 are train
 
 
+def test_celeba_identity_split_keeps_each_person_in_one_split(shared_data):
+    from gfc_kit.components.datasets.celeba import _read_identities
+
+    identity_file = shared_data / "annotations" / "identity_CelebA.txt"
+    identities = _read_identities(identity_file)
+    people = {}
+    for split in ("train", "val", "test"):
+        dataset = gfc_kit.create("dataset", "celeba", root=shared_data / "faces" / "celeba", split=split,
+                                 identity_file=identity_file)
+        people[split] = {identities[f.name] for f in dataset.files}
+    assert people["test"] and people["val"] and len(people["train"]) > len(people["test"])
+    assert not (people["train"] & people["test"]) and not (people["train"] & people["val"])
+    assert not (people["val"] & people["test"])
+
+
+def test_celeba_identity_file_errors_name_the_file(tmp_path, fake_celeba):
+    with pytest.raises(DataError, match="identity file not found"):
+        gfc_kit.create("dataset", "celeba", root=fake_celeba, split="test", identity_file=tmp_path / "ids.txt")
+    (tmp_path / "ids.txt").write_text("000001.jpg 7\n")
+    with pytest.raises(DataError, match="000002.jpg: not in the identity file"):
+        gfc_kit.create("dataset", "celeba", root=fake_celeba, split="test", identity_file=tmp_path / "ids.txt")
+
+
 def test_unreadable_images_are_skipped_and_counted(tmp_path, caplog):
     save(tmp_path / "a.png", noise(40, 50))
     (tmp_path / "b.jpg").write_bytes(b"not a jpeg at all")

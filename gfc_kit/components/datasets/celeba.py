@@ -8,6 +8,7 @@ in the 178×218 frame and scaled for copies of another size (e.g. a half-size 89
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,6 +45,8 @@ class CelebA(FileDataset):
         image_size: Annotated[int, Field(ge=8)] = 128,
         split: Literal["all", "train", "val", "test"] = "all",
         partition_file: Path | None = None,
+        identity_file: Path | None = None,
+        held_out: Annotated[float, Field(gt=0, lt=0.5)] = 0.1,
         landmarks_file: Path | None = None,
         limit: Annotated[int, Field(ge=1)] | None = None,
         augment: Augmentation | None = None,
@@ -53,6 +56,11 @@ class CelebA(FileDataset):
         :param split: ``all``, or an official split: from ``list_eval_partition.txt`` when found,
             else from CelebA's file-id ranges (train 1–162770, val 162771–182637, test 182638–202599).
         :param partition_file: the split file; by default looked for beside ``root``.
+        :param identity_file: CelebA's ``identity_CelebA.txt``. When set, ``split`` is by person
+            instead: a stable hash of each identity puts ``held_out`` of the people in ``test``, as
+            many again in ``val`` and the rest in ``train``, so no one is in two splits (for a
+            folder that holds only part of one official split).
+        :param held_out: the fraction of identities in each of ``test`` and ``val``.
         :param landmarks_file: ``list_landmarks_align_celeba.txt`` (or its CSV form); when set,
             items carry the 5 landmarks and images without a row are left out.
         :param limit: use only the first ``limit`` images (after the split).
@@ -64,7 +72,9 @@ class CelebA(FileDataset):
                 f"there or set data.train.root to their folder; to try gfc-kit with nothing to "
                 f"download, run the quickstart recipe: gfc-kit run quickstart")
         files = list_images(root, recursive=False)
-        if split != "all":
+        if split != "all" and identity_file is not None:
+            files = _select_identities(files, split, _read_identities(identity_file), held_out)
+        elif split != "all":
             files = _select_split(files, split, _find_partition(root, partition_file))
             if not files:
                 raise DataError(f"{root}: no images of the {split!r} split are in this folder")
@@ -107,6 +117,30 @@ def _select_split(files: list[Path], split: str, partition_file: Path | None) ->
         return [f for f in files if partition.get(f.name) == SPLITS[split]]
     low, high = SPLIT_IDS[split]
     return [f for f in files if f.stem.isdigit() and low <= int(f.stem) <= high]
+
+
+def identity_split(identity: str, held_out: float) -> str:
+    """``test``, ``val`` or ``train`` for a person, from a stable hash of their identity."""
+    bucket = int(hashlib.sha1(identity.encode()).hexdigest()[:8], 16) / 16**8
+    return "test" if bucket < held_out else "val" if bucket < 2 * held_out else "train"
+
+
+def _select_identities(files: list[Path], split: str, identities: dict[str, str], held_out: float) -> list[Path]:
+    unknown = [f.name for f in files if f.name not in identities]
+    if unknown:
+        raise DataError(f"{unknown[0]}: not in the identity file ({len(unknown)} images are not)")
+    return [f for f in files if identity_split(identities[f.name], held_out) == split]
+
+
+def _read_identities(path: Path) -> dict[str, str]:
+    """``file name -> identity`` from CelebA's ``identity_CelebA.txt`` (lines ``000001.jpg 2880``)."""
+    if not path.is_file():
+        raise DataError(f"{path}: identity file not found")
+    rows = [line.split() for line in path.read_text().splitlines()]
+    identities = {row[0]: row[1] for row in rows if len(row) == 2}
+    if not identities:
+        raise DataError(f"{path}: no 'file identity' lines")
+    return identities
 
 
 def _read_partition(path: Path) -> dict[str, str]:

@@ -1,0 +1,259 @@
+"""``gfc-kit bench``: how fast a recipe's model trains and completes on this machine.
+
+Measures, on one fixed batch so data loading does not blur the numbers: the training step of each
+stage; the toolkit's overhead, as the ratio of its training step to a plain PyTorch loop over the
+same networks, losses and optimisers (interleaved, in the same process); inference latency per
+image at batch 1 and 16 for fp32 eager, channels_last, bf16 autocast and ``torch.compile``; peak
+memory; and the data loader's throughput. Times are medians over the timed repeats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import default_collate
+
+from gfc_kit.errors import GfcError
+from gfc_kit.factory import create
+from gfc_kit.interfaces import composite, fill_hole
+from gfc_kit.recipe import Recipe
+from gfc_kit.training.batches import StepBatches, loader, step_generator, to_device
+from gfc_kit.training.trainer import Trainer, _crop, _hole_boxes
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (CUDA: peak allocated)."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+def timed(fn: Callable[[], Any], repeats: int, warmup: int) -> float:
+    """Median seconds per call of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class Bench:
+    """Benchmarks of one recipe's model; each method returns rows for the table and the JSON."""
+
+    def __init__(self, recipe: Recipe, batch_size: int, repeats: int, warmup: int, compiled: bool = True) -> None:
+        self.compiled = compiled
+        self.recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"batch_size": batch_size})})
+        self.repeats, self.warmup, self.batch_size = repeats, warmup, batch_size
+        self._tmp = tempfile.TemporaryDirectory()
+        self.trainer = Trainer(self.recipe, Path(self._tmp.name))
+        faces = create("dataset", "synthetic_faces", image_size=recipe.image_size, length=batch_size)
+        items = [faces[i] for i in range(batch_size)]  # content does not change speed; labels serve every stage
+        self.batch = to_device(default_collate(items), self.trainer.rt.device)
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    # ---------------------------------------------------------------- training
+    def training(self) -> list[dict[str, Any]]:
+        """Seconds per training step and images/s for each of the recipe's stages."""
+        rows = []
+        for stage in self.recipe.stages:
+            self.trainer._set_modes(stage)
+            step = self.trainer._parser_step if stage.train == "parser" else self.trainer._gan_step
+            seconds = timed(lambda: step(self.batch, stage, step_generator(0, 1)), self.repeats, self.warmup)
+            rows.append({"stage": stage.name, "batch": self.batch_size, "ms_per_step": 1000 * seconds,
+                         "images_per_s": self.batch_size / seconds, "peak_mb": peak_rss_mb()})
+        return rows
+
+    def overhead(self, rounds: int = 3) -> dict[str, Any]:
+        """The last generator stage's step through the toolkit against the same work written as a
+        plain PyTorch loop; rounds alternate between the two so drifts in machine speed cancel."""
+        stage = next(s for s in reversed(self.recipe.stages) if s.train == "generator")
+        trainer = self.trainer
+        trainer._set_modes(stage)
+        plain = self._plain_step(stage)
+        toolkit_times, plain_times = [], []
+        for _ in range(rounds):
+            toolkit_times.append(timed(lambda: trainer._gan_step(self.batch, stage, step_generator(0, 1)),
+                                       self.repeats, self.warmup))
+            plain_times.append(timed(plain, self.repeats, self.warmup))
+        toolkit, bare = statistics.median(toolkit_times), statistics.median(plain_times)
+        return {"stage": stage.name, "toolkit_ms": 1000 * toolkit, "plain_pytorch_ms": 1000 * bare,
+                "overhead_ratio": toolkit / bare}
+
+    def _plain_step(self, stage: Any) -> Callable[[], None]:
+        """One D step then one G step of ``stage``, written directly against the modules."""
+        t = self.trainer
+        g, opt_g = t.modules["generator"], t.optimizers["generator"]
+        opt_d = t.optimizers.get("discriminator")
+        d_local, d_global, parser = (t.modules.get(n) for n in ("local_discriminator", "global_discriminator", "parser"))
+        weights = {role: t.recipe.losses[role].weight for role in stage.losses}
+        losses, roles = t.losses, set(stage.losses)
+        image = self.batch["image"]
+        patch = t._patch_size() if d_local is not None else 0
+        discriminators = [d for d in (d_local, d_global) if d is not None]
+
+        def step() -> None:
+            rng = step_generator(0, 1)
+            mask = t.sampler(self.batch, rng).to(image)
+            output = g(fill_hole(image, mask, "noise", rng))
+            comp = composite(output, image, mask)
+            boxes = _hole_boxes(mask, patch) if "local_adversarial" in roles else None
+            if roles & {"local_adversarial", "global_adversarial"}:
+                d_loss = image.new_zeros(())
+                for d in discriminators:
+                    d.requires_grad_(True)
+                if "local_adversarial" in roles:
+                    logits = d_local(torch.cat([_crop(image, boxes), _crop(comp.detach(), boxes)]))
+                    d_loss = d_loss + F.binary_cross_entropy_with_logits(logits, torch.cat(
+                        [torch.ones(len(image)), torch.zeros(len(image))]).to(logits))
+                if "global_adversarial" in roles:
+                    logits = d_global(torch.cat([image, output.detach()]))
+                    d_loss = d_loss + F.binary_cross_entropy_with_logits(logits, torch.cat(
+                        [torch.ones(len(image)), torch.zeros(len(image))]).to(logits))
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                for d in discriminators:
+                    d.requires_grad_(False)
+            total = weights["reconstruction"] * losses["reconstruction"](output, image, mask)
+            if "local_adversarial" in roles:
+                fake = d_local(_crop(comp, boxes))
+                total = total + weights["local_adversarial"] * F.binary_cross_entropy_with_logits(
+                    fake, torch.ones_like(fake))
+            if "global_adversarial" in roles:
+                fake = d_global(output)
+                total = total + weights["global_adversarial"] * F.binary_cross_entropy_with_logits(
+                    fake, torch.ones_like(fake))
+            if "parsing" in roles:
+                with torch.no_grad():
+                    target = parser(image).argmax(1)
+                total = total + weights["parsing"] * F.cross_entropy(parser(comp), target, reduction="sum") / len(image)
+            opt_g.zero_grad(set_to_none=True)
+            total.backward()
+            opt_g.step()
+
+        return step
+
+    # ---------------------------------------------------------------- inference
+    def inference(self, batch_sizes: tuple[int, ...] = (1, 16)) -> list[dict[str, Any]]:
+        """Milliseconds per image to complete a batch, for each execution path that works here."""
+        generator = self.trainer.modules["generator"].eval()
+        size = self.recipe.image_size
+        rows = []
+        for batch in batch_sizes:
+            x = torch.rand(batch, 3, size, size, device=self.trainer.rt.device) * 2 - 1
+            for path, run in self._paths(generator, x):
+                try:
+                    seconds = timed(run, self.repeats, self.warmup)
+                except Exception as exc:  # a path that does not work here (e.g. no compiler) is reported, not fatal
+                    rows.append({"path": path, "batch": batch, "ms_per_image": None,
+                                 "note": f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"})
+                    continue
+                rows.append({"path": path, "batch": batch, "ms_per_image": 1000 * seconds / batch, "note": ""})
+        eager = {r["batch"]: r["ms_per_image"] for r in rows if r["path"] == "fp32 eager"}
+        for row in rows:
+            if row["ms_per_image"]:
+                row["speedup"] = eager[row["batch"]] / row["ms_per_image"]
+        generator.to(memory_format=torch.channels_last if self.recipe.train.channels_last else torch.contiguous_format)
+        return rows
+
+    def _paths(self, generator: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[str, Callable[[], Any]]]:
+        device = x.device.type
+        bf16 = device == "cpu" or torch.cuda.is_bf16_supported()
+
+        def call(model: Callable, inp: torch.Tensor, autocast: bool = False) -> Callable[[], Any]:
+            def run() -> Any:
+                with torch.inference_mode(), (torch.autocast(device, dtype=torch.bfloat16) if autocast
+                                              else contextlib.nullcontext()):
+                    return model(inp)
+            return run
+
+        generator.to(memory_format=torch.contiguous_format)
+        yield "fp32 eager", call(generator, x.contiguous())
+        generator.to(memory_format=torch.channels_last)
+        cl = x.contiguous(memory_format=torch.channels_last)
+        yield "channels_last", call(generator, cl)
+        if bf16:
+            yield "channels_last + bf16", call(generator, cl, autocast=True)
+        if self.compiled:
+            compiled = torch.compile(generator)
+            yield "compiled + channels_last", call(compiled, cl)
+            if bf16:
+                yield "compiled + channels_last + bf16", call(compiled, cl, autocast=True)
+
+    # ---------------------------------------------------------------- data
+    def data_loader(self, batches: int = 20) -> dict[str, Any]:
+        """Images/s the training data loader delivers with the recipe's ``num_workers``."""
+        try:
+            data = self.trainer._dataset("train")
+        except GfcError as exc:
+            return {"dataset": self.recipe.data.train.type, "note": f"unavailable: {exc}"}
+        workers = self.recipe.train.num_workers
+        steps = StepBatches(len(data), self.batch_size, 0, 0, batches, 0, 1)
+        start = time.perf_counter()
+        images = sum(len(b["image"]) for b in loader(data, steps, workers, 0))
+        seconds = time.perf_counter() - start
+        return {"dataset": self.recipe.data.train.type, "num_workers": workers, "images_per_s": images / seconds}
+
+
+def run_bench(recipe: Recipe, batch_size: int, repeats: int, warmup: int, compiled: bool,
+              json_file: Path | None) -> dict[str, Any]:
+    """Every benchmark of ``recipe``, printed as tables (and written to ``json_file``)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    bench = Bench(recipe, batch_size, repeats, warmup, compiled)
+    try:
+        console.print(f"gfc-kit bench: recipe {recipe.name}, {recipe.image_size}×{recipe.image_size}, "
+                      f"device {bench.trainer.rt.device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+        results = {"recipe": recipe.name, "image_size": recipe.image_size, "device": str(bench.trainer.rt.device),
+                   "threads": torch.get_num_threads(), "torch": torch.__version__,
+                   "training": bench.training(), "overhead": bench.overhead(), "inference": bench.inference(),
+                   "data_loader": bench.data_loader(), "peak_mb": peak_rss_mb()}
+    finally:
+        bench.close()
+    table = Table("stage", "batch", "ms/step", "images/s", "peak MB", title="Training step")
+    for r in results["training"]:
+        table.add_row(r["stage"], str(r["batch"]), f"{r['ms_per_step']:.0f}", f"{r['images_per_s']:.1f}",
+                      f"{r['peak_mb']:.0f}")
+    console.print(table)
+    o = results["overhead"]
+    console.print(f"toolkit overhead ({o['stage']} step): {o['toolkit_ms']:.0f} ms vs plain PyTorch "
+                  f"{o['plain_pytorch_ms']:.0f} ms: ratio {o['overhead_ratio']:.3f}")
+    table = Table("path", "batch", "ms/image", "speedup vs fp32 eager", "note", title="Inference (generator)")
+    for r in results["inference"]:
+        ms = r["ms_per_image"]
+        table.add_row(r["path"], str(r["batch"]), f"{ms:.1f}" if ms else "–",
+                      f"{r['speedup']:.2f}×" if ms else "–", r["note"])
+    console.print(table)
+    best = max((r for r in results["inference"] if r["ms_per_image"] and r["batch"] == max(
+        x["batch"] for x in results["inference"])), key=lambda r: r["speedup"])
+    console.print(f"fastest inference at batch {best['batch']}: {best['path']}, {best['speedup']:.2f}× fp32 eager")
+    d = results["data_loader"]
+    console.print(f"data loader ({d['dataset']}): " + (d.get("note") or
+                  f"{d['images_per_s']:.0f} images/s with {d['num_workers']} workers"))
+    console.print(f"peak memory: {results['peak_mb']:.0f} MB")
+    if json_file is not None:
+        json_file.write_text(json.dumps(results, indent=1))
+        console.print(f"wrote {json_file}")
+    return results

@@ -1,0 +1,103 @@
+"""``gfc-kit evaluate``: turn command-line choices into an :class:`~gfc_kit.evaluation.Evaluator`,
+run it (plus the mask-size study) and write the report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from gfc_kit.completion import Completer, RunParser
+from gfc_kit.errors import GfcError
+from gfc_kit.evaluation import SIZE_STUDY, Evaluator, data_spec, mask_spec, split_specs, summarize
+from gfc_kit.factory import build, parse_spec
+from gfc_kit.report import write_report
+from gfc_kit.training.progress import StageProgress
+
+log = logging.getLogger("gfc_kit.evaluate")
+
+
+def opencv_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("cv2") is not None
+
+
+def run_completers(runs: tuple[Path, ...]) -> dict[str, Completer]:
+    """Each run's completer, named by its folder (made unique when two share a name)."""
+    completers: dict[str, Completer] = {}
+    for run in runs:
+        name = run.resolve().name
+        while name in completers:
+            name = f"{run.resolve().parent.name}/{name}"
+        completers[name] = Completer.from_run(run)
+    return completers
+
+
+def choose_parser(parser_run: str, runs: tuple[Path, ...]) -> tuple[RunParser | None, str]:
+    """The parser for the parsing score and a note saying where it came from."""
+    if parser_run == "none":
+        return None, "Parsing score: not computed (--parser none)."
+    if parser_run != "auto":
+        return RunParser.from_run(Path(parser_run)), f"Parsing score: the parser of {parser_run}."
+    for run in runs:
+        try:
+            return RunParser.from_run(run), f"Parsing score: the parser of {run} (trained with that run)."
+        except GfcError:
+            continue
+    return None, "Parsing score: not computed (no run with an exported parser; give --parser RUN)."
+
+
+def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
+                       metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool,
+                       seed: int, batch_size: int, output: Path) -> Path:
+    """Everything ``gfc-kit evaluate`` does; returns the path of ``report.md``."""
+    dataset_spec = data_spec(data)
+    dataset = build("dataset", dataset_spec, ("--data",), image_size=image_size)
+    samplers = {}
+    for text in split_specs(masks):
+        name, spec = mask_spec(text)
+        samplers[name] = build("mask_sampler", spec, ("--masks",), image_size=image_size)
+    chosen = run_completers(runs)
+    notes = []
+    if not completers:
+        completers = ("telea,navier_stokes,mean_fill",) if opencv_available() else ("mean_fill",)
+        if not opencv_available():
+            notes.append("Telea and Navier-Stokes were left out: OpenCV is not installed (pip install 'gfc-kit[opencv]').")
+    for text in split_specs(completers):
+        if text != "none":
+            spec = parse_spec(text, "--completers")
+            chosen[spec["type"]] = build("completer", spec, ("--completers",))
+    if not chosen:
+        raise GfcError("nothing to evaluate: give --run RUN_DIR and/or --completers")
+    scorers = [build("metric", parse_spec(t, "--metrics"), ("--metrics",)) for t in split_specs(metrics)]
+    parser, parser_note = choose_parser(parser_run, runs)
+    evaluator = Evaluator(dataset, samplers, chosen, scorers, parser, seed, limit, batch_size)
+    count = evaluator.count
+    with StageProgress("evaluate (images)", 0, count, batch_size) as progress:
+        done, started = [0], time.perf_counter()
+
+        def advance(n: int) -> None:
+            done[0] += n
+            progress.update(done[0], {}, done[0] / (time.perf_counter() - started))
+
+        rows, examples = evaluator.run(advance)
+    summary = summarize(rows)
+    size_summary = None
+    if size_study:
+        sizes = {f"center_{round(f * image_size)}": build("mask_sampler", {"type": "center", "size": f}, ("size",),
+                                                        image_size=image_size) for f in SIZE_STUDY}
+        study = Evaluator(dataset, sizes, chosen, [s for s in scorers if s.name in ("psnr_hole", "ssim", "l1_hole")]
+                          or scorers, None, seed, limit, batch_size, examples=0)
+        size_summary = summarize(study.run()[0])
+    config: dict[str, Any] = {
+        "data": f"`{dataset_spec}`, {count} images at {image_size}×{image_size}",
+        "masks": ", ".join(f"`{n}`" for n in samplers),
+        "completers": ", ".join(f"`{n}`" for n in chosen),
+        "seed": f"{seed} (image–hole pairs are fixed by seed, mask name and image index)",
+        "runs": ", ".join(f"`{r}`" for r in runs) or "none",
+    }
+    notes += [parser_note, "LPIPS: add `--metrics lpips:weights=PATH` with a local torchvision AlexNet "
+             "state dict to report it; it is never computed with random weights."]
+    return write_report(output, "gfc-kit evaluation", config, rows, summary, examples, size_summary, notes)

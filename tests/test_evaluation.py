@@ -1,0 +1,153 @@
+"""gfc-kit evaluate: classical completers, metrics, the fixed image-hole pairing and the report."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import gfc_kit
+from gfc_kit.cli import cli
+from gfc_kit.errors import GfcError
+from gfc_kit.evaluation import Evaluator, mask_spec, parsing_scores, split_specs, summarize
+from gfc_kit.factory import parse_spec
+
+
+def faces(n: int = 4, size: int = 32):
+    return gfc_kit.create("dataset", "synthetic_faces", image_size=size, length=n, seed=3)
+
+
+def batch_of(dataset, n: int) -> torch.Tensor:
+    return torch.stack([dataset[i]["image"] for i in range(n)])
+
+
+@pytest.mark.parametrize("name", ["telea", "navier_stokes", "mean_fill"])
+def test_classical_completers_fill_the_hole_and_keep_every_known_pixel(name):
+    image = batch_of(faces(), 2)
+    mask = gfc_kit.create("mask_sampler", "center", size=12)({"image": image})
+    done = gfc_kit.create("completer", name)(image, mask)
+    assert done.shape == image.shape
+    assert torch.equal(done[mask.expand_as(image) == 0], image[mask.expand_as(image) == 0])
+    hole = mask.expand_as(image) == 1
+    assert (done[hole] - image[hole]).abs().mean() < (image[hole] + 1).abs().mean()  # better than black
+
+
+def test_telea_continues_a_flat_colour_into_the_hole():
+    image = torch.full((1, 3, 32, 32), 0.25)
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 10:20, 10:20] = 1
+    done = gfc_kit.create("completer", "telea")(image.clone(), mask)
+    assert (done - image).abs().max() <= 2 / 127.5  # within 2 grey levels of 255
+
+
+def test_metrics_on_known_errors():
+    target = torch.zeros(2, 3, 8, 8)
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[..., :4, :] = 1  # half the image
+    completed = target.clone()
+    completed[:, :, :4, :] = 0.2  # 0.1 off in [0, 1] units, in the hole only
+    psnr = gfc_kit.create("metric", "psnr")
+    psnr_hole = gfc_kit.create("metric", "psnr", region="hole")
+    l1 = gfc_kit.create("metric", "l1")
+    assert (psnr.name, psnr_hole.name, l1.name) == ("psnr", "psnr_hole", "l1_hole")
+    assert torch.allclose(psnr_hole(completed, target, mask), torch.tensor(20.0))
+    assert torch.allclose(psnr(completed, target, mask), torch.tensor(10 * math.log10(1 / 0.005)))
+    assert torch.allclose(l1(completed, target, mask), torch.tensor(0.1))
+    assert torch.allclose(gfc_kit.create("metric", "ssim")(target, target, mask), torch.tensor(1.0))
+    assert gfc_kit.create("metric", "ssim")(completed, target, mask).lt(1).all()
+
+
+def test_lpips_needs_a_real_local_weights_file(tmp_path):
+    with pytest.raises(GfcError, match="LPIPS backbone weights not found"):
+        gfc_kit.create("metric", "lpips", weights=tmp_path / "alexnet.pth")
+    torch.save({"classifier.1.weight": torch.zeros(2)}, tmp_path / "other.pth")
+    with pytest.raises(GfcError, match="not a torchvision alex state dict"):
+        gfc_kit.create("metric", "lpips", weights=tmp_path / "other.pth")
+
+
+def test_parsing_scores_count_only_the_hole():
+    reference = torch.zeros(1, 4, 4, dtype=torch.long)
+    reference[:, :2] = 1
+    predicted = reference.clone()
+    predicted[:, 0, :2] = 2  # 2 wrong of the 8 hole pixels
+    predicted[:, 3] = 5  # wrong, but outside the hole
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :2, :] = 1
+    accuracy, miou = parsing_scores(predicted, reference, mask)
+    assert accuracy.item() == pytest.approx(6 / 8)
+    assert miou.item() == pytest.approx((6 / 8 + 0 / 2) / 2)  # classes 1 and 2
+
+
+def test_image_hole_pairs_do_not_depend_on_the_batch_size():
+    dataset = faces(5)
+    masks = {"free_form": gfc_kit.create("mask_sampler", "free_form"),
+             "random_square": gfc_kit.create("mask_sampler", "random_square", size=10)}
+    metrics = [gfc_kit.create("metric", "l1")]
+    completers = {"mean_fill": gfc_kit.create("completer", "mean_fill")}
+    rows2, _ = Evaluator(dataset, masks, completers, metrics, batch_size=2).run()
+    rows3, examples = Evaluator(dataset, masks, completers, metrics, batch_size=3).run()
+    assert sorted(rows2, key=str) == sorted(rows3, key=str)
+    assert len(rows2) == 5 * 2 and len(examples["free_form"].target) == 4
+    summary = summarize(rows2)
+    assert [(s["mask"], s["images"]) for s in summary] == [("free_form", 5), ("random_square", 5)]
+
+
+def test_command_line_specs():
+    assert split_specs(("O1,O2,center:size=32,margin=1", "mask_folder:/m")) == [
+        "O1", "O2", "center:size=32,margin=1", "mask_folder:/m"]
+    assert split_specs(("psnr,psnr:region=hole,ssim",)) == ["psnr", "psnr:region=hole", "ssim"]
+    assert mask_spec("O3") == ("O3", {"type": "regions", "region": "O3"})
+    assert mask_spec("mask_folder:/m") == ("mask_folder", {"type": "mask_folder", "root": "/m"})
+    assert parse_spec("{type: celeba, split: test}", "--data") == {"type": "celeba", "split": "test"}
+    assert parse_spec("center:size=0.25", "--masks") == {"type": "center", "size": 0.25}
+    with pytest.raises(GfcError, match="--masks: 'oops' in 'center:size=1,oops' is not key=value"):
+        parse_spec("center:size=1,oops", "--masks")
+
+
+def evaluate(*args: str):
+    return CliRunner().invoke(cli, ["evaluate", *args])
+
+
+def test_evaluate_writes_the_report_with_tables_plot_and_grids(tiny_run, tmp_path):
+    out = tmp_path / "report"
+    result = evaluate("--run", str(tiny_run), "--data", "synthetic_faces:length=6,seed=5", "--masks", "O1,center",
+                      "--completers", "telea,mean_fill", "--limit", "5", "--image-size", "32", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    assert "| O1 | run |" in report and "| center | run |" in report and "| | telea |" not in report
+    for name in ("mask_size.png", "examples_O1.png", "examples_center.png", "summary.csv", "per_image.csv"):
+        assert (out / name).is_file() and f"({name})" in report
+    with (out / "summary.csv").open() as f:
+        summary = list(csv.DictReader(f))
+    assert {r["completer"] for r in summary} == {"run", "telea", "mean_fill"} and len(summary) == 6
+    assert all(0 <= float(r["parse_acc"]) <= 1 for r in summary)  # the run's parser gives the parsing score
+    with (out / "mask_size.csv").open() as f:
+        sizes = sorted({round(float(r["hole_fraction"]), 4) for r in csv.DictReader(f)})
+    assert len(sizes) == 6 and sizes[0] < sizes[-1]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--data", "nowhere_dataset"], "unknown dataset 'nowhere_dataset'"),
+    (["--data", "synthetic_faces", "--masks", "O9"], "unknown mask_sampler 'O9'"),
+    (["--data", "synthetic_faces", "--completers", "none"], "nothing to evaluate"),
+    (["--data", "synthetic_faces", "--run", "/nonexistent/run"], "not a finished run"),
+])
+def test_evaluate_input_problems_are_one_line_exit_2(tmp_path, args, message):
+    result = evaluate(*args, "--output", str(tmp_path / "out"), "--limit", "2", "--image-size", "32")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_ssim_map_matches_torchmetrics():
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    from gfc_kit.components.metrics import ssim_map
+
+    x = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    y = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    _, reference = structural_similarity_index_measure(x, y, data_range=1.0, reduction="none",
+                                                      return_full_image=True)
+    assert torch.allclose(ssim_map(x, y), reference, atol=1e-5)
