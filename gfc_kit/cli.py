@@ -59,6 +59,7 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
 @cli.command()
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), help="A finished run folder.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="A checkpoint file of a run.")
+@click.option("--model", help="A model that ships with gfc-kit, by name (gfc_kit.completion.pretrained_models).")
 @click.option("--input", "inputs", required=True, type=click.Path(path_type=Path),
               help="An image, or a folder of images.")
 @click.option("--mask", "mask_file", type=click.Path(path_type=Path), help="Mask image: white = hole.")
@@ -71,17 +72,18 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
               help="How the photo is fitted to the model (auto: the paper's CelebA crop for 178:218 photos).")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("completed"), show_default=True)
 @click.option("--panel", is_flag=True, help="Also save input | masked | completed side by side.")
-def complete(run_dir: Path | None, checkpoint: Path | None, inputs: Path, mask_file: Path | None,
+def complete(run_dir: Path | None, checkpoint: Path | None, model: str | None, inputs: Path, mask_file: Path | None,
              mask_polarity: str, box: str | None, region: str | None, crop: str, output: Path, panel: bool) -> None:
     """Complete your own photos with a trained run."""
     from gfc_kit.completion import Completer
     from gfc_kit.photos import complete_files
 
-    if (run_dir is None) == (checkpoint is None):
-        raise GfcError("give one of --run RUN_DIR or --checkpoint FILE")
+    if sum(x is not None for x in (run_dir, checkpoint, model)) != 1:
+        raise GfcError("give one of --run RUN_DIR, --checkpoint FILE or --model NAME")
     if sum(x is not None for x in (mask_file, box, region)) != 1:
         raise GfcError("give exactly one hole: --mask FILE, --box x,y,w,h or --region O1..O6")
-    completer = Completer.from_run(run_dir) if run_dir else Completer.from_checkpoint(checkpoint)
+    completer = (Completer.from_run(run_dir) if run_dir else Completer.from_checkpoint(checkpoint) if checkpoint
+                 else Completer.pretrained(model))
     for written in complete_files(completer, inputs, output, mask_file=mask_file, polarity=mask_polarity,
                                   box=box, region=region, crop=crop, panel=panel):
         click.echo(f"wrote {written}")
@@ -90,6 +92,7 @@ def complete(run_dir: Path | None, checkpoint: Path | None, inputs: Path, mask_f
 @cli.command()
 @click.option("--run", "runs", multiple=True, type=click.Path(path_type=Path),
               help="A finished run folder to evaluate (repeatable, to compare runs).")
+@click.option("--model", "models", multiple=True, help="A model that ships with gfc-kit, by name (repeatable).")
 @click.option("--data", required=True,
               help="A folder of images, or a dataset spec: celeba:PATH, {type: celeba, root: PATH, split: test}.")
 @click.option("--masks", multiple=True, default=("O1,O2,O3,O4,O5,O6,center,free_form",), show_default=True,
@@ -107,15 +110,22 @@ def complete(run_dir: Path | None, checkpoint: Path | None, inputs: Path, mask_f
               help="Also score centred square holes of growing size and plot quality against hole size.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the image-hole pairing.")
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--fid-weights", type=click.Path(path_type=Path),
+              help="Also report FID, with this local Inception file (pt_inception-2015-12-05-6726825d.pth).")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Report folder.")
-def evaluate(runs: tuple[Path, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
+def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
              metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool, seed: int,
-             batch_size: int, output: Path) -> None:
+             batch_size: int, fid_weights: Path | None, output: Path) -> None:
     """Score runs and classical baselines side by side on the same images and holes; write a report."""
+    from gfc_kit.completion import pretrained_models
     from gfc_kit.evaluate_command import evaluate_to_report
 
-    report = evaluate_to_report(runs, data, masks, completers, metrics, parser_run, limit, image_size,
-                                size_study, seed, batch_size, output)
+    shipped = pretrained_models()
+    unknown = [m for m in models if m not in shipped]
+    if unknown:
+        raise GfcError(f"--model: no pretrained model {unknown[0]!r}; shipped: {', '.join(shipped) or 'none'}")
+    report = evaluate_to_report(runs + tuple(shipped[m] for m in models), data, masks, completers, metrics, parser_run, limit, image_size,
+                                size_study, seed, batch_size, output, fid_weights)
     click.echo(f"wrote {report}")
 
 

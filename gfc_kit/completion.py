@@ -50,6 +50,15 @@ class Completer:
         return cls._load(meta, run / "generator.safetensors", "", device)
 
     @classmethod
+    def pretrained(cls, name: str, device: str = "cpu") -> Completer:
+        """A model that ships with gfc-kit (see :func:`pretrained_models`); nothing is downloaded."""
+        models = pretrained_models()
+        if name not in models:
+            known = ", ".join(models) or "none in this version"
+            raise GfcError(f"no pretrained model {name!r}; shipped: {known}")
+        return cls.from_run(models[name], device)
+
+    @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> Completer:
         """The generator in a training checkpoint (``RUN/checkpoints/checkpoint-*.safetensors``),
         built from the run's ``recipe.yaml``."""
@@ -119,6 +128,17 @@ class Completer:
         result = np.asarray(photo).copy()
         result[y0:y1, x0:x1] = np.clip((done + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(result)
+
+
+MODELS_DIR = Path(__file__).parent / "models"
+"""Where shipped models live: one folder per model, laid out like a finished run's export."""
+
+
+def pretrained_models() -> dict[str, Path]:
+    """Name → folder of every model that ships with gfc-kit."""
+    if not MODELS_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(MODELS_DIR.iterdir()) if (p / "model.json").is_file()}
 
 
 def photo_box(size: tuple[int, int], crop: Crop = "auto") -> tuple[int, int, int, int]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from gfc_kit.completion import Completer, RunParser
 from gfc_kit.errors import GfcError
-from gfc_kit.evaluation import SIZE_STUDY, Evaluator, data_spec, mask_spec, split_specs, summarize
+from gfc_kit.evaluation import SIZE_STUDY, Evaluator, FrechetDistance, data_spec, mask_spec, split_specs, summarize
 from gfc_kit.factory import build, parse_spec
 from gfc_kit.report import write_report
 from gfc_kit.training.progress import StageProgress
@@ -51,7 +51,7 @@ def choose_parser(parser_run: str, runs: tuple[Path, ...]) -> tuple[RunParser | 
 
 def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
                        metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool,
-                       seed: int, batch_size: int, output: Path) -> Path:
+                       seed: int, batch_size: int, output: Path, fid_weights: Path | None = None) -> Path:
     """Everything ``gfc-kit evaluate`` does; returns the path of ``report.md``."""
     dataset_spec = data_spec(data)
     dataset = build("dataset", dataset_spec, ("--data",), image_size=image_size)
@@ -73,7 +73,8 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
         raise GfcError("nothing to evaluate: give --run RUN_DIR and/or --completers")
     scorers = [build("metric", parse_spec(t, "--metrics"), ("--metrics",)) for t in split_specs(metrics)]
     parser, parser_note = choose_parser(parser_run, runs)
-    evaluator = Evaluator(dataset, samplers, chosen, scorers, parser, seed, limit, batch_size)
+    fid = FrechetDistance(fid_weights) if fid_weights is not None else None
+    evaluator = Evaluator(dataset, samplers, chosen, scorers, parser, seed, limit, batch_size, fid=fid)
     count = evaluator.count
     with StageProgress("evaluate (images)", 0, count, batch_size) as progress:
         done, started = [0], time.perf_counter()
@@ -84,6 +85,10 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
 
         rows, examples = evaluator.run(advance)
     summary = summarize(rows)
+    if fid is not None:
+        distances = fid.compute()
+        for row in summary:
+            row["fid"] = distances[(row["completer"], row["mask"])]
     size_summary = None
     if size_study:
         sizes = {f"center_{round(f * image_size)}": build("mask_sampler", {"type": "center", "size": f}, ("size",),
@@ -99,5 +104,8 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
         "runs": ", ".join(f"`{r}`" for r in runs) or "none",
     }
     notes += [parser_note, "LPIPS: add `--metrics lpips:weights=PATH` with a local torchvision AlexNet "
-             "state dict to report it; it is never computed with random weights."]
+             "state dict to report it; it is never computed with random weights.",
+              "FID: " + (f"Inception features from {fid_weights}, {count} completions against the {count} originals "
+                         "per row (a small sample: compare rows, not papers)." if fid is not None else
+                         "not computed; give --fid-weights with a local pt_inception-2015-12-05 weights file.")]
     return write_report(output, "gfc-kit evaluation", config, rows, summary, examples, size_summary, notes)

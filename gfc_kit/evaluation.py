@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -75,6 +76,7 @@ class Evaluator:
     limit: int | None = None
     batch_size: int = 16
     examples: int = 4
+    fid: FrechetDistance | None = None
 
     def __post_init__(self) -> None:
         self.count = min(len(self.dataset), self.limit or len(self.dataset))  # type: ignore[arg-type]
@@ -87,6 +89,8 @@ class Evaluator:
         for start, batch in self._batches():
             image = batch["image"]
             reference = self._reference_labels(batch)
+            if self.fid is not None:
+                self.fid.add_real(image)
             for mask_name, sampler in self.masks.items():
                 mask = torch.cat([
                     sampler(item_batch({k: v[i] for k, v in batch.items()}),
@@ -98,6 +102,8 @@ class Evaluator:
                 shown.target.extend(image[:keep])
                 for completer_name, completer in self.completers.items():
                     completed = completer(image, mask).float()
+                    if self.fid is not None:
+                        self.fid.add_fake(completer_name, mask_name, completed)
                     shown.completed.setdefault(completer_name, []).extend(completed[:keep])
                     values = {m.name: m(completed, image, mask) for m in self.metrics}
                     if reference is not None:
@@ -176,10 +182,54 @@ def mask_spec(text: str) -> tuple[str, dict[str, Any]]:
 
 def data_spec(text: str) -> dict[str, Any]:
     """A ``--data`` value: a folder of images, or a dataset spec (``celeba:PATH``, ``{type: …}``)."""
-    from pathlib import Path
-
     from gfc_kit.factory import parse_spec
 
     if Path(text).is_dir():
         return {"type": "image_folder", "root": text}
     return parse_spec(text, "--data")
+
+
+class FrechetDistance:
+    """FID (Heusel et al. 2017) of each (completer, mask type)'s completions against the original
+    images, from Inception-v3 pool features (torch-fidelity's FID network) whose weights the user
+    gives as a local file (``pt_inception-2015-12-05-6726825d.pth``); nothing is downloaded."""
+
+    def __init__(self, weights: Path, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        from gfc_kit.errors import GfcError
+
+        if features is None:
+            if not weights.is_file():
+                raise GfcError(f"{weights}: FID Inception weights not found (pt_inception-2015-12-05-6726825d.pth)")
+            try:
+                from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+            except ImportError:
+                raise GfcError("--fid-weights: needs torch-fidelity; pip install 'gfc-kit[fid]'") from None
+            network = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                                  feature_extractor_weights_path=str(weights)).eval()
+
+            def features(images: torch.Tensor) -> torch.Tensor:
+                with torch.inference_mode():
+                    pixels = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+                    return network(pixels)[0].double()
+        self.features = features
+        self.real: list[torch.Tensor] = []
+        self.fake: dict[tuple[str, str], list[torch.Tensor]] = {}
+
+    def add_real(self, images: torch.Tensor) -> None:
+        self.real.append(self.features(images))
+
+    def add_fake(self, completer: str, mask: str, images: torch.Tensor) -> None:
+        self.fake.setdefault((completer, mask), []).append(self.features(images))
+
+    def compute(self) -> dict[tuple[str, str], float]:
+        real = torch.cat(self.real)
+        return {key: frechet_distance(real, torch.cat(parts)) for key, parts in self.fake.items()}
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) of two feature sets (rows = samples)."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    # Tr((S_a S_b)^1/2) is the sum of the square roots of S_a S_b's eigenvalues (real, >= 0 up to rounding)
+    eigenvalues = torch.linalg.eigvals(cov_a @ cov_b).real.clamp_min(0)
+    return float((mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * eigenvalues.sqrt().sum())

@@ -13,7 +13,7 @@ import torch
 from gfc_kit.evaluation import Examples
 from gfc_kit.imaging import save_grid
 
-LOWER_IS_BETTER = {"l1", "l1_hole", "lpips", "lpips_hole"}
+LOWER_IS_BETTER = {"l1", "l1_hole", "lpips", "lpips_hole", "fid"}
 COLUMNS = ("psnr", "psnr_hole", "ssim", "ssim_hole", "l1_hole", "parse_acc", "parse_miou")
 """Preferred column order; other metrics follow."""
 

@@ -151,3 +151,38 @@ def test_ssim_map_matches_torchmetrics():
     _, reference = structural_similarity_index_measure(x, y, data_range=1.0, reduction="none",
                                                       return_full_image=True)
     assert torch.allclose(ssim_map(x, y), reference, atol=1e-5)
+
+
+def test_frechet_distance_matches_torchmetrics_and_is_zero_for_the_same_set():
+    from torchmetrics.image.fid import _compute_fid
+
+    from gfc_kit.evaluation import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(200, 6, generator=g, dtype=torch.float64)
+    b = torch.randn(200, 6, generator=g, dtype=torch.float64) * 1.5 + 0.3
+    expected = _compute_fid(a.mean(0), torch.cov(a.T), b.mean(0), torch.cov(b.T))
+    assert frechet_distance(a, b) == pytest.approx(float(expected), rel=1e-6)
+    assert abs(frechet_distance(a, a)) < 1e-6
+
+
+def test_fid_is_computed_per_completer_and_mask_from_the_features_given():
+    from gfc_kit.evaluation import FrechetDistance
+
+    def colour_statistics(images):  # a stand-in feature extractor: per-channel mean and spread
+        return torch.cat([images.mean((2, 3)), images.std((2, 3))], 1).double()
+
+    fid = FrechetDistance(None, features=colour_statistics)
+    completers = {"mean_fill": gfc_kit.create("completer", "mean_fill"), "telea": gfc_kit.create("completer", "telea")}
+    masks = {"center": gfc_kit.create("mask_sampler", "center", size=16)}
+    Evaluator(faces(12), masks, completers, [gfc_kit.create("metric", "l1")], batch_size=4, fid=fid).run()
+    distances = fid.compute()
+    assert set(distances) == {("mean_fill", "center"), ("telea", "center")}
+    assert all(d > 0 for d in distances.values())
+
+
+def test_fid_needs_a_local_weights_file(tmp_path):
+    from gfc_kit.evaluation import FrechetDistance
+
+    with pytest.raises(GfcError, match="FID Inception weights not found"):
+        FrechetDistance(tmp_path / "pt_inception.pth")

@@ -482,4 +482,28 @@ def test_complete_needs_a_run_or_a_checkpoint(tmp_path):
     photo = synthetic_photo(tmp_path / "in")
     result = complete("--input", str(photo), "--region", "O1", "--output", str(tmp_path / "out"))
     assert result.exit_code == 2
-    assert result.output == "error: give one of --run RUN_DIR or --checkpoint FILE\n"
+    assert result.output == "error: give one of --run RUN_DIR, --checkpoint FILE or --model NAME\n"
+
+
+def test_pretrained_models_load_by_name_from_the_package(tiny_run, tmp_path, monkeypatch):
+    from gfc_kit import completion
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny_faces").symlink_to(tiny_run)
+    monkeypatch.setattr(completion, "MODELS_DIR", models)
+    assert completion.pretrained_models() == {"tiny_faces": models / "tiny_faces"}
+    assert Completer.pretrained("tiny_faces").image_size == 32
+    photo = synthetic_photo(tmp_path / "in")
+    result = complete("--model", "tiny_faces", "--input", str(photo), "--region", "O3", "--output", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "o" / photo.with_suffix(".png").name).size == Image.open(photo).size
+    result = complete("--model", "nope", "--input", str(photo), "--region", "O3", "--output", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "no pretrained model 'nope'; shipped: tiny_faces" in result.output
+
+
+def test_a_run_without_a_parser_stage_exports_no_untrained_parser(tmp_path):
+    recipe = recipes.load(write_recipe(tmp_path), ["stages=[{name: reconstruction, steps: 1, losses: [reconstruction]}]"])
+    run = Trainer(recipe, tmp_path / "run").run()
+    assert (run / "generator.safetensors").is_file() and not (run / "parser.safetensors").exists()
+    assert "parser" not in json.loads((run / "model.json").read_text())

@@ -339,7 +339,7 @@ class Trainer:
         self.generator.train(was_training)
         comp = composite(output, image, mask)
         rows = [t[:SAMPLES] for t in (masked, output, comp, image)]
-        if "parser" in self.modules:
+        if self._parser_trained:
             with torch.inference_mode():
                 rows.append(colorize(self.modules["parser"](comp[:SAMPLES]).argmax(1)))
         name = f"stage{index + 1}_{stage.name}_step{step:06d}.png"
@@ -350,20 +350,25 @@ class Trainer:
                           "val_hole_l1": float(hole_l1(comp, image, mask).mean()),
                           "val_hole_l1_input": float(hole_l1(masked, image, mask).mean())})
 
+    @property
+    def _parser_trained(self) -> bool:
+        """Whether the run has a parser worth using: trained by a stage, or loaded from weights."""
+        return "parser" in self.modules and (any(s.train == "parser" for s in self.recipe.stages)
+                                             or self.recipe.model.parser_weights is not None)
+
     def _export(self) -> None:
         """The trained generator (and parser) on their own, for completing photos and reuse."""
         from safetensors.torch import save_file
 
-        trained_parser = any(s.train == "parser" for s in self.recipe.stages) or self.recipe.model.parser_weights
         for name in ("generator", "parser"):
-            if name in self.modules and (name == "generator" or trained_parser):
+            if name in self.modules and (name == "generator" or self._parser_trained):
                 weights = {k: v.detach().cpu().contiguous() for k, v in self.modules[name].state_dict().items()}
                 checkpoint.write_atomic(self.output / f"{name}.safetensors",
                                         lambda tmp, w=weights: save_file(w, str(tmp)))
         model = {"generator": self.recipe.model.generator.model_dump(mode="json"),
                  "image_size": self.recipe.image_size, "hole_fill": self.recipe.train.hole_fill,
                  "recipe": self.recipe.name}
-        if "parser" in self.modules and trained_parser:  # an untrained parser would give a meaningless score
+        if self._parser_trained:  # an untrained parser would give a meaningless score
             model["parser"] = self.recipe.model.parser.model_dump(mode="json")
         (self.output / "model.json").write_text(json.dumps(model, indent=1))
 
