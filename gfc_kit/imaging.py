@@ -83,12 +83,27 @@ def colorize(labels: torch.Tensor) -> torch.Tensor:
     return to_signed(rgb.movedim(-1, -3))
 
 
-def save_grid(rows: Sequence[torch.Tensor], path: str | Path, padding: int = 2) -> Path:
-    """Save rows of ``N×3×H×W`` images in ``[-1, 1]`` (each row one tensor) as one PNG grid."""
+def save_grid(rows: Sequence[torch.Tensor], path: str | Path, padding: int = 2,
+              labels: Sequence[str] | None = None) -> Path:
+    """Save rows of ``N×3×H×W`` images in ``[-1, 1]`` (each row one tensor) as one PNG grid,
+    with ``labels`` written in a margin left of the rows when given."""
     columns = rows[0].shape[0]
     tiles = torch.cat([r.detach().float().cpu() for r in rows])
     grid = make_grid(tiles, nrow=columns, padding=padding, normalize=True, value_range=(-1, 1), pad_value=1.0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(grid, path)
+    if labels is None:
+        save_image(grid, path)
+        return path
+    from PIL import ImageDraw
+
+    picture = Image.fromarray(grid.mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).numpy())
+    margin = 8 + 7 * max(len(label) for label in labels)
+    labelled = Image.new("RGB", (picture.width + margin, picture.height), "white")
+    labelled.paste(picture, (margin, 0))
+    draw = ImageDraw.Draw(labelled)
+    row_height = rows[0].shape[-2] + padding
+    for i, label in enumerate(labels):
+        draw.text((4, padding + i * row_height + rows[0].shape[-2] // 2 - 5), label, fill="black")
+    labelled.save(path)
     return path

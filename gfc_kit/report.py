@@ -65,7 +65,8 @@ def _cell(value: float, best: float | None) -> str:
 def example_grid(examples: Examples, path: Path) -> Path:
     """Rows: masked input (hole in white), each completer, ground truth."""
     rows = [torch.stack(examples.masked)] + [torch.stack(v) for v in examples.completed.values()]
-    return save_grid(rows + [torch.stack(examples.target)], path)
+    labels = ["masked input", *examples.completed, "ground truth"]
+    return save_grid(rows + [torch.stack(examples.target)], path, labels=labels)
 
 
 def size_plot(summary: list[dict[str, Any]], path: Path, metrics: tuple[str, ...] = ("psnr_hole", "ssim")) -> Path:
