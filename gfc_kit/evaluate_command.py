@@ -49,6 +49,18 @@ def choose_parser(parser_run: str, runs: tuple[Path, ...]) -> tuple[RunParser | 
     return None, "Parsing score: not computed (no run with an exported parser; give --parser RUN)."
 
 
+def run_with_progress(evaluator: Evaluator, label: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``evaluator.run()`` with a progress bar (log lines when not on a terminal)."""
+    with StageProgress(label, 0, evaluator.count, evaluator.batch_size) as progress:
+        done, started = [0], time.perf_counter()
+
+        def advance(n: int) -> None:
+            done[0] += n
+            progress.update(done[0], {}, done[0] / (time.perf_counter() - started))
+
+        return evaluator.run(advance)
+
+
 def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
                        metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool,
                        seed: int, batch_size: int, output: Path, fid_weights: Path | None = None) -> Path:
@@ -76,14 +88,7 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
     fid = FrechetDistance(fid_weights) if fid_weights is not None else None
     evaluator = Evaluator(dataset, samplers, chosen, scorers, parser, seed, limit, batch_size, fid=fid)
     count = evaluator.count
-    with StageProgress("evaluate (images)", 0, count, batch_size) as progress:
-        done, started = [0], time.perf_counter()
-
-        def advance(n: int) -> None:
-            done[0] += n
-            progress.update(done[0], {}, done[0] / (time.perf_counter() - started))
-
-        rows, examples = evaluator.run(advance)
+    rows, examples = run_with_progress(evaluator, "evaluate (images)")
     summary = summarize(rows)
     if fid is not None:
         distances = fid.compute()
@@ -95,7 +100,7 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
                                                         image_size=image_size) for f in SIZE_STUDY}
         study = Evaluator(dataset, sizes, chosen, [s for s in scorers if s.name in ("psnr_hole", "ssim", "l1_hole")]
                           or scorers, None, seed, limit, batch_size, examples=0)
-        size_summary = summarize(study.run()[0])
+        size_summary = summarize(run_with_progress(study, "mask-size study (images)")[0])
     config: dict[str, Any] = {
         "data": f"`{dataset_spec}`, {count} images at {image_size}×{image_size}",
         "masks": ", ".join(f"`{n}`" for n in samplers),
@@ -103,8 +108,10 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
         "seed": f"{seed} (image–hole pairs are fixed by seed, mask name and image index)",
         "runs": ", ".join(f"`{r}`" for r in runs) or "none",
     }
-    notes += [parser_note, "LPIPS: add `--metrics lpips:weights=PATH` with a local torchvision AlexNet "
-             "state dict to report it; it is never computed with random weights.",
+    if not any(s.name == "lpips" for s in scorers):
+        notes.append("LPIPS: not computed; add `--metrics lpips:weights=PATH` with a local torchvision AlexNet "
+                     "state dict (it is never computed with random weights).")
+    notes += [parser_note,
               "FID: " + (f"Inception features from {fid_weights}, {count} completions against the {count} originals "
                          "per row (a small sample: compare rows, not papers)." if fid is not None else
                          "not computed; give --fid-weights with a local pt_inception-2015-12-05 weights file.")]

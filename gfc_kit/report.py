@@ -59,7 +59,7 @@ def _cell(value: float, best: float | None) -> str:
     if math.isnan(value):
         return "–"
     text = f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
-    return f"**{text}**" if best is not None and len(f"{value:.6g}") and value == best else text
+    return f"**{text}**" if value == best else text
 
 
 def example_grid(examples: Examples, path: Path) -> Path:
