@@ -90,6 +90,20 @@ def complete(run_dir: Path | None, checkpoint: Path | None, model: str | None, i
 
 
 @cli.command()
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="The model folder to write.")
+@click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp16", show_default=True,
+              help="How the weights are stored (the model still computes in fp32).")
+@click.option("--no-parser", is_flag=True, help="Leave the run's parser out.")
+def export(run_dir: Path, output: Path, dtype: str, no_parser: bool) -> None:
+    """Pack a finished run's generator (and parser) as a model folder, e.g. to ship it."""
+    from gfc_kit.completion import export_model
+
+    for path in export_model(run_dir, output, dtype, parser=not no_parser):
+        click.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+@cli.command()
 @click.option("--run", "runs", multiple=True, type=click.Path(path_type=Path),
               help="A finished run folder to evaluate (repeatable, to compare runs).")
 @click.option("--model", "models", multiple=True, help="A model that ships with gfc-kit, by name (repeatable).")

@@ -187,3 +187,30 @@ class RunParser:
         small = F.interpolate(image.float(), size=(self.image_size,) * 2, mode="bilinear", antialias=True)
         labels = self.parser(small).argmax(1, keepdim=True).float()
         return F.interpolate(labels, size=size, mode="nearest")[:, 0].long()
+
+
+def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp16", "bf16"] = "fp16",
+                 parser: bool = True) -> list[Path]:
+    """Copy a finished run's exported networks into ``output`` (a model folder, e.g. one under
+    :data:`MODELS_DIR`) with weights stored as ``dtype``: fp16 halves the file and the loaded model
+    computes in fp32 as before. Returns the files written."""
+    from safetensors.torch import load_file, save_file
+
+    run, output = Path(run), Path(output)
+    meta_path = run / "model.json"
+    if not meta_path.is_file():
+        raise GfcError(f"{run}: not a finished run (no model.json)")
+    meta = json.loads(meta_path.read_text())
+    cast = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    names = ["generator"] + (["parser"] if parser and "parser" in meta else [])
+    for name in names:
+        weights = {k: v.to(cast) if v.is_floating_point() else v for k, v in load_file(str(run / f"{name}.safetensors")).items()}
+        save_file(weights, str(output / f"{name}.safetensors"), metadata={"dtype": dtype, "source": str(run.name)})
+        written.append(output / f"{name}.safetensors")
+    if "parser" not in names:
+        meta.pop("parser", None)
+    (output / "model.json").write_text(json.dumps({**meta, "weights_dtype": dtype}, indent=1))
+    written.append(output / "model.json")
+    return written

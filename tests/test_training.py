@@ -507,3 +507,19 @@ def test_a_run_without_a_parser_stage_exports_no_untrained_parser(tmp_path):
     run = Trainer(recipe, tmp_path / "run").run()
     assert (run / "generator.safetensors").is_file() and not (run / "parser.safetensors").exists()
     assert "parser" not in json.loads((run / "model.json").read_text())
+
+
+def test_export_packs_a_run_as_a_half_size_model_folder_that_completes_the_same(tiny_run, tmp_path):
+    result = CliRunner().invoke(cli, ["export", str(tiny_run), "--output", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    exported = load_file(str(tmp_path / "model" / "generator.safetensors"))
+    original = load_file(str(tiny_run / "generator.safetensors"))
+    assert all(exported[k].dtype == torch.float16 for k in original if original[k].is_floating_point())
+    assert (tmp_path / "model" / "parser.safetensors").is_file()
+    size = (tmp_path / "model" / "generator.safetensors").stat().st_size
+    assert size < 0.6 * (tiny_run / "generator.safetensors").stat().st_size
+    image = create("dataset", "synthetic_faces", image_size=32, length=4)
+    batch = torch.stack([image[i]["image"] for i in range(4)])
+    mask = create("mask_sampler", "center", size=16)({"image": batch})
+    full, half = Completer.from_run(tiny_run)(batch, mask), Completer.from_run(tmp_path / "model")(batch, mask)
+    assert (full - half).abs().mean() < 1e-3
