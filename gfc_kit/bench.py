@@ -110,6 +110,12 @@ class Bench:
         patch = t._patch_size() if d_local is not None else 0
         discriminators = [d for d in (d_local, d_global) if d is not None]
 
+        def real_fake_bce(logits: torch.Tensor) -> torch.Tensor:
+            """BCE of the real half against 1 plus the fake half against 0."""
+            real, fake = logits.split(len(image))
+            return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                    + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+
         def step() -> None:
             rng = step_generator(0, 1)
             mask = t.sampler(self.batch, rng).to(image)
@@ -121,13 +127,10 @@ class Bench:
                 for d in discriminators:
                     d.requires_grad_(True)
                 if "local_adversarial" in roles:
-                    logits = d_local(torch.cat([_crop(image, boxes), _crop(comp.detach(), boxes)]))
-                    d_loss = d_loss + F.binary_cross_entropy_with_logits(logits, torch.cat(
-                        [torch.ones(len(image)), torch.zeros(len(image))]).to(logits))
+                    pair = torch.cat([_crop(image, boxes), _crop(comp.detach(), boxes)])
+                    d_loss = d_loss + real_fake_bce(d_local(pair))
                 if "global_adversarial" in roles:
-                    logits = d_global(torch.cat([image, output.detach()]))
-                    d_loss = d_loss + F.binary_cross_entropy_with_logits(logits, torch.cat(
-                        [torch.ones(len(image)), torch.zeros(len(image))]).to(logits))
+                    d_loss = d_loss + real_fake_bce(d_global(torch.cat([image, output.detach()])))
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()

@@ -138,7 +138,8 @@ def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: 
     unknown = [m for m in models if m not in shipped]
     if unknown:
         raise GfcError(f"--model: no pretrained model {unknown[0]!r}; shipped: {', '.join(shipped) or 'none'}")
-    report = evaluate_to_report(runs + tuple(shipped[m] for m in models), data, masks, completers, metrics, parser_run, limit, image_size,
+    chosen_runs = runs + tuple(shipped[m] for m in models)
+    report = evaluate_to_report(chosen_runs, data, masks, completers, metrics, parser_run, limit, image_size,
                                 size_study, seed, batch_size, output, fid_weights)
     click.echo(f"wrote {report}")
 

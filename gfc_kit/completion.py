@@ -206,7 +206,8 @@ def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp
     written = []
     names = ["generator"] + (["parser"] if parser and "parser" in meta else [])
     for name in names:
-        weights = {k: v.to(cast) if v.is_floating_point() else v for k, v in load_file(str(run / f"{name}.safetensors")).items()}
+        stored = load_file(str(run / f"{name}.safetensors"))
+        weights = {k: v.to(cast) if v.is_floating_point() else v for k, v in stored.items()}
         save_file(weights, str(output / f"{name}.safetensors"), metadata={"dtype": dtype, "source": str(run.name)})
         written.append(output / f"{name}.safetensors")
     if "parser" not in names:

@@ -81,12 +81,12 @@ class Trainer:
     def _build_modules(self) -> dict[str, torch.nn.Module]:
         model, size = self.recipe.model, self.recipe.image_size
         modules = {}
+        memory = torch.channels_last if self.recipe.train.channels_last else torch.contiguous_format
         for name in ("generator", "local_discriminator", "global_discriminator", "parser"):
             spec = getattr(model, name)
             if spec is not None:
                 kind = "discriminator" if name.endswith("discriminator") else name
                 module = build(kind, spec.model_dump(), ("model", name), image_size=size)
-                memory = torch.channels_last if self.recipe.train.channels_last else torch.contiguous_format
                 modules[name] = module.to(self.rt.device, memory_format=memory)
         if "generator" not in modules:
             raise GfcError("model.generator: a run needs a generator")
