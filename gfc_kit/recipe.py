@@ -102,6 +102,9 @@ class Stage(Section):
     """What the stage trains: the generator (with its discriminators), or the parser on labelled faces."""
     losses: list[str] = []
     """Keys of the recipe's ``losses`` that this stage optimises (generator stages)."""
+    lr: Annotated[float, Field(gt=0)] | None = None
+    """The learning rate of what this stage trains (the generator, or the parser), instead of
+    ``optim``'s for this stage only: e.g. a last, slower stage to settle a long run."""
 
 
 class Optimizer(Section):

@@ -107,7 +107,7 @@ def test_bad_overrides_say_why(tmp_path, override, message):
 @pytest.mark.parametrize(
     ("override", "line"),
     [
-        ("masks.train.type=random_sqare", "masks.train.type: unknown mask_sampler 'random_sqare'; did you mean 'random_square'?"),
+        ("masks.train.type=random_sqare", "masks.train.type: unknown mask_sampler 'random_sqare'; did you mean 'random_square', 'random_box'?"),
         ("masks.train.sise=3", "masks.train.sise: unknown key"),
         ("masks.train.size=big", "masks.train.size: 'big' is not a valid int | float"),
         ("train.batch_size=big", "train.batch_size: Input should be a valid integer, unable to parse string as an integer"),

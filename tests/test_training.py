@@ -124,6 +124,24 @@ def test_one_step_of_each_stage_changes_only_what_it_trains(tmp_path, stage, tra
     assert all(math.isfinite(float(v)) for v in values.values())
 
 
+def test_a_stage_lr_holds_for_that_stage_only(tmp_path, monkeypatch):
+    """``stages.N.lr`` replaces optim's rate for what the stage trains; the next stage without one
+    goes back to optim's (set at every stage start, so a resumed run agrees)."""
+    recipe = recipes.load(write_recipe(tmp_path, steps=1), ["stages.2.lr=3.0e-5", "stages.0.lr=0.5"])
+    trainer = Trainer(recipe, tmp_path / "run")
+    seen = []
+    step = trainer._gan_step
+
+    def recording(batch, stage, rng):
+        seen.append((stage.name, trainer.optimizers["generator"].param_groups[0]["lr"]))
+        return step(batch, stage, rng)
+
+    monkeypatch.setattr(trainer, "_gan_step", recording)
+    trainer.run()
+    assert seen == [("reconstruction", 1e-4), ("local", 3e-5), ("global", 1e-4)]
+    assert trainer.optimizers["parser"].param_groups[0]["lr"] == 0.5
+
+
 def test_channels_last_trains_the_same_weights_in_nhwc_memory(tmp_path):
     results = {}
     for channels_last in (True, False):

@@ -171,6 +171,7 @@ class Trainer:
         label = f"stage {index + 1}/{len(self.recipe.stages)} {stage.name}"
         log.info("%s: %d steps (%s)", label, stage.steps, ", ".join(stage.losses) or stage.train)
         step_fn = self._parser_step if stage.train == "parser" else self._gan_step
+        self._set_lr(stage)
         self._set_modes(stage)
         images, clock = 0, time.perf_counter()
         with StageProgress(label, first, stage.steps, train.log_every, self.rt.main) as progress:
@@ -190,6 +191,13 @@ class Trainer:
                     self._samples(index, stage, step, global_step)
                 if step % train.checkpoint_every == 0 or step == stage.steps:
                     self._checkpoint(index, step, global_step)
+
+    def _set_lr(self, stage: Stage) -> None:
+        """The stage's learning rate, or the recipe's: set at every stage start, so a resume agrees."""
+        name = "parser" if stage.train == "parser" else "generator"
+        lr = stage.lr or getattr(self.recipe.optim, name).lr
+        for group in self.optimizers[name].param_groups:
+            group["lr"] = lr
 
     def _set_modes(self, stage: Stage) -> None:
         """Train mode for what this stage trains; the parser is frozen outside its own stage."""

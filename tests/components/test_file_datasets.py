@@ -97,6 +97,31 @@ def test_celeba_identity_split_keeps_each_person_in_one_split(shared_data):
     assert not (people["val"] & people["test"])
 
 
+def test_celeba_reads_several_folders_as_one_split_by_person(shared_data):
+    """The originals and the half-size copies together: each cropped at its own scale, and a
+    person held out of one folder is held out of the other (the shipped model's training set)."""
+    from gfc_kit.components.datasets.celeba import _read_identities
+
+    identity_file = shared_data / "annotations" / "identity_CelebA.txt"
+    identities = _read_identities(identity_file)
+    roots = [shared_data / "faces" / "celeba", shared_data / "faces" / "celeba_89x109"]
+    people = {}
+    for split in ("train", "test"):
+        dataset = gfc_kit.create("dataset", "celeba", root=roots, split=split, identity_file=identity_file,
+                                 image_size=32)
+        people[split] = {identities[f.name] for f in dataset.files}
+        assert {f.parent.name for f in dataset.files} == {"celeba", "celeba_89x109"}
+        assert dataset[0]["image"].shape == dataset[len(dataset) - 1]["image"].shape == (3, 32, 32)
+    assert people["test"] and not people["train"] & people["test"]
+
+
+def test_celeba_folders_in_a_list_are_each_checked(tmp_path, fake_celeba):
+    dataset = gfc_kit.create("dataset", "celeba", root=[fake_celeba, fake_celeba], split="train")
+    assert len(dataset) == 6
+    with pytest.raises(DataError, match=f"{tmp_path / 'nowhere'}: CelebA not found"):
+        gfc_kit.create("dataset", "celeba", root=[fake_celeba, tmp_path / "nowhere"])
+
+
 def test_celeba_identity_file_errors_name_the_file(tmp_path, fake_celeba):
     with pytest.raises(DataError, match="identity file not found"):
         gfc_kit.create("dataset", "celeba", root=fake_celeba, split="test", identity_file=tmp_path / "ids.txt")

@@ -15,6 +15,7 @@ from gfc_kit.components.masks.boxes import (
     O_BOXES,
     PARTS,
     Center,
+    RandomBox,
     RandomSquare,
     Region,
     Regions,
@@ -62,6 +63,7 @@ def all_samplers(mask_dir: Path) -> list:
     return [
         RandomSquare(size=16),
         Center(),
+        RandomBox(),
         Regions(region=["O1", "O6", "mouth"]),
         FreeForm(),
         MaskFolder(root=mask_dir),
@@ -86,7 +88,7 @@ def test_non_square_images_and_default_generator(mask_dir: Path):
         assert sampler(image).shape == (2, 1, 24, 40), type(sampler).__name__
 
 
-@pytest.mark.parametrize("index", [0, 2, 3, 4])
+@pytest.mark.parametrize("index", [0, 2, 3, 4, 5])
 def test_random_samplers_repeat_with_a_seed_and_vary_across_seeds(mask_dir: Path, index: int):
     sampler = all_samplers(mask_dir)[index]
     b = batch(6, 32, landmarks=torch.tensor(MEAN_LANDMARKS).expand(6, 5, 2) * 32)
@@ -124,6 +126,19 @@ def test_sizes_are_pixels_or_fractions():
     with pytest.raises(RecipeError, match="size: Input should be greater than 0"):
         validate_params(Center, {"size": 0})
     assert validate_params(Center, {"size": "0.25"})["size"] == 0.25
+
+
+def test_random_box_sides_span_the_range_in_both_directions():
+    masks = RandomBox(min_size=0.25, max_size=0.75)(batch(300, 32), seeded(0))
+    sides = torch.tensor([[x1 - x0, y1 - y0] for x0, y0, x1, y1 in map(hole_box, masks)])
+    assert sides.min() == 8 and sides.max() == 24
+    assert (sides[:, 0] != sides[:, 1]).float().mean() > 0.8  # rectangles, not squares
+    assert torch.equal(masks.sum((1, 2, 3)), sides.prod(1).float())  # one whole box each
+
+
+def test_random_box_range_must_be_ordered():
+    with pytest.raises(GfcError, match="min_size 0.5 is larger than max_size 0.25"):
+        RandomBox(min_size=0.5, max_size=0.25)(batch(1, 32))
 
 
 def test_center_is_centred():

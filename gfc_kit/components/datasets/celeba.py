@@ -41,7 +41,7 @@ class CelebA(FileDataset):
 
     def __init__(
         self,
-        root: Path = DEFAULT_ROOT,
+        root: Path | list[Path] = DEFAULT_ROOT,
         image_size: Annotated[int, Field(ge=8)] = 128,
         split: Literal["all", "train", "val", "test"] = "all",
         partition_file: Path | None = None,
@@ -52,7 +52,8 @@ class CelebA(FileDataset):
         augment: Augmentation | None = None,
     ) -> None:
         """
-        :param root: the ``img_align_celeba`` folder.
+        :param root: the ``img_align_celeba`` folder, or a list of folders read as one set (e.g. the
+            178×218 originals and a half-size copy of other files; each is cropped at its own scale).
         :param split: ``all``, or an official split: from ``list_eval_partition.txt`` when found,
             else from CelebA's file-id ranges (train 1–162770, val 162771–182637, test 182638–202599).
         :param partition_file: the split file; by default looked for beside ``root``.
@@ -66,18 +67,11 @@ class CelebA(FileDataset):
         :param limit: use only the first ``limit`` images (after the split).
         :param augment: the paper's shift / rotation / flip, when set.
         """
-        if not root.is_dir():
-            raise DataError(
-                f"{root}: CelebA not found. Put CelebA's aligned images (img_align_celeba/000001.jpg …) "
-                f"there or set data.train.root to their folder; to try gfc-kit with nothing to "
-                f"download, run the quickstart recipe: gfc-kit run quickstart")
-        files = list_images(root, recursive=False)
-        if split != "all" and identity_file is not None:
-            files = _select_identities(files, split, _read_identities(identity_file), held_out)
-        elif split != "all":
-            files = _select_split(files, split, _find_partition(root, partition_file))
-            if not files:
-                raise DataError(f"{root}: no images of the {split!r} split are in this folder")
+        roots = root if isinstance(root, list) else [root]
+        files: list[Path] = []
+        identities = _read_identities(identity_file) if split != "all" and identity_file is not None else None
+        for folder in roots:
+            files += _folder_files(folder, split, partition_file, identities, held_out)
         self.landmarks: dict[str, torch.Tensor] | None = None
         if landmarks_file is not None:
             self.landmarks = _read_landmarks(landmarks_file)
@@ -99,6 +93,24 @@ class CelebA(FileDataset):
             sample["landmarks"] = self.landmarks[path.name] * torch.tensor([sx, sy])
         x0, y0, x1, y1 = CROP_BOX
         return crop_resize(sample, (x0 * sx, y0 * sy, x1 * sx, y1 * sy), self.image_size)
+
+
+def _folder_files(root: Path, split: str, partition_file: Path | None, identities: dict[str, str] | None,
+                  held_out: float) -> list[Path]:
+    """The images of one folder in ``split``: by person when ``identities`` is given, else official."""
+    if not root.is_dir():
+        raise DataError(
+            f"{root}: CelebA not found. Put CelebA's aligned images (img_align_celeba/000001.jpg …) "
+            f"there or set data.train.root to their folder; to try gfc-kit with nothing to "
+            f"download, run the quickstart recipe: gfc-kit run quickstart")
+    files = list_images(root, recursive=False)
+    if identities is not None:
+        return _select_identities(files, split, identities, held_out)
+    if split != "all":
+        files = _select_split(files, split, _find_partition(root, partition_file))
+        if not files:
+            raise DataError(f"{root}: no images of the {split!r} split are in this folder")
+    return files
 
 
 def _find_partition(root: Path, given: Path | None) -> Path | None:

@@ -19,7 +19,7 @@ import torch
 from pydantic import AfterValidator, Field
 
 from gfc_kit.components.masks._geometry import Size, box_masks, image_shape, to_pixels
-from gfc_kit.errors import DataError
+from gfc_kit.errors import DataError, GfcError
 from gfc_kit.face_layout import MEAN_LANDMARKS
 from gfc_kit.hookspecs import hookimpl
 
@@ -79,6 +79,31 @@ class RandomSquare:
         x0 = torch.randint(w - side + 1, (n,), generator=generator)
         y0 = torch.randint(h - side + 1, (n,), generator=generator)
         return box_masks(torch.stack([x0, y0, x0 + side, y0 + side], 1), h, w, device)
+
+
+class RandomBox:
+    """One rectangle per image, width and height each drawn from a range, at a random position.
+
+    Not the paper's training mask (a fixed square): the face-region masks it tests on (O1–O6) are
+    rectangles from 27 % × 26 % to 63 % × 30 % and 36 % × 64 % of the face, so a model meant to fill
+    them all learns from holes of those shapes.
+    """
+
+    def __init__(self, min_size: Size = 0.25, max_size: Size = 0.65) -> None:
+        """:param min_size: the shortest side: pixels, or a fraction of the image's shorter side.
+        :param max_size: the longest side, likewise."""
+        self.min_size, self.max_size = min_size, max_size
+
+    def __call__(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
+        n, h, w, device = image_shape(batch)
+        low = to_pixels(self.min_size, min(h, w), "min_size")
+        high = to_pixels(self.max_size, min(h, w), "max_size")
+        if low > high:
+            raise GfcError(f"mask min_size {self.min_size} is larger than max_size {self.max_size}")
+        sides = torch.randint(low, high + 1, (n, 2), generator=generator)
+        x0 = (torch.rand(n, generator=generator) * (w - sides[:, 0] + 1)).floor()
+        y0 = (torch.rand(n, generator=generator) * (h - sides[:, 1] + 1)).floor()
+        return box_masks(torch.stack([x0, y0, x0 + sides[:, 0], y0 + sides[:, 1]], 1), h, w, device)
 
 
 class Center:
@@ -184,5 +209,6 @@ def _landmark_box(points: torch.Tensor, anchors: tuple[int, ...], growth: Box) -
 @hookimpl
 def gfc_register(registry):
     registry.add("mask_sampler", "random_square", RandomSquare)
+    registry.add("mask_sampler", "random_box", RandomBox)
     registry.add("mask_sampler", "center", Center)
     registry.add("mask_sampler", "regions", Regions)
