@@ -163,6 +163,22 @@ def bench(recipe: str, overrides: tuple[str, ...], batch_size: int, repeats: int
 
 
 @cli.command()
+def models() -> None:
+    """List the models that ship with gfc-kit (for complete --model and evaluate --model)."""
+    from gfc_kit.completion import pretrained_models
+
+    shipped = pretrained_models()
+    if not shipped:
+        click.echo("no models ship with this version")
+    for name, folder in shipped.items():
+        meta = json.loads((folder / "model.json").read_text())
+        size = sum(f.stat().st_size for f in folder.glob("*.safetensors")) / 2**20
+        parts = "generator + parser" if "parser" in meta else "generator"
+        click.echo(f"{name}  {meta['image_size']}×{meta['image_size']}  {parts}, "
+                   f"{meta.get('weights_dtype', 'fp32')} {size:.1f} MiB  (recipe {meta.get('recipe', '?')}; {folder})")
+
+
+@cli.command()
 @click.option("--kind", help="Only this kind (e.g. mask_sampler).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(kind: str | None, as_json: bool) -> None:

@@ -518,6 +518,8 @@ def test_pretrained_models_load_by_name_from_the_package(tiny_run, tmp_path, mon
     assert Image.open(tmp_path / "o" / photo.with_suffix(".png").name).size == Image.open(photo).size
     result = complete("--model", "nope", "--input", str(photo), "--region", "O3", "--output", str(tmp_path / "o"))
     assert result.exit_code == 2 and "no pretrained model 'nope'; shipped: tiny_faces" in result.output
+    listing = CliRunner().invoke(cli, ["models"])
+    assert listing.exit_code == 0 and listing.output.startswith("tiny_faces  32×32  generator + parser, fp32 ")
 
 
 def test_a_run_without_a_parser_stage_exports_no_untrained_parser(tmp_path):
