@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from torch.utils.data import default_collate
 
 from gfc_kit.errors import GfcError
-from gfc_kit.factory import create
-from gfc_kit.interfaces import composite, fill_hole
-from gfc_kit.recipe import Recipe
+from gfc_kit.factory import build, create
+from gfc_kit.interfaces import composite, generator_input
+from gfc_kit.recipe import DatasetSpec, Recipe
 from gfc_kit.training.batches import StepBatches, loader, step_generator, to_device
-from gfc_kit.training.trainer import Trainer, _crop, _hole_boxes
+from gfc_kit.training.trainer import Trainer
 
 
 def peak_rss_mb() -> float:
@@ -61,7 +61,11 @@ class Bench:
         self.recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"batch_size": batch_size})})
         self.repeats, self.warmup, self.batch_size = repeats, warmup, batch_size
         self._tmp = tempfile.TemporaryDirectory()
-        self.trainer = Trainer(self.recipe, Path(self._tmp.name))
+        # The steps run on one fixed batch of synthetic faces (content does not change speed; their
+        # labels serve every stage), so the trainer needs none of the recipe's data.
+        faces = DatasetSpec(type="synthetic_faces", length=batch_size, seed=0)
+        bench_data = self.recipe.data.model_copy(update={"train": faces, "val": None, "parsing": faces})
+        self.trainer = Trainer(self.recipe.model_copy(update={"data": bench_data}), Path(self._tmp.name))
         faces = create("dataset", "synthetic_faces", image_size=recipe.image_size, length=batch_size)
         items = [faces[i] for i in range(batch_size)]  # content does not change speed; labels serve every stage
         self.batch = to_device(default_collate(items), self.trainer.rt.device)
@@ -74,9 +78,9 @@ class Bench:
         """Seconds per training step and images/s for each of the recipe's stages."""
         rows = []
         for stage in self.recipe.stages:
-            self.trainer._set_modes(stage)
-            step = self.trainer._parser_step if stage.train == "parser" else self.trainer._gan_step
-            seconds = timed(lambda: step(self.batch, stage, step_generator(0, 1)), self.repeats, self.warmup)
+            self.trainer.enter_stage(stage)
+            seconds = timed(lambda: self.trainer.step(self.batch, stage, step_generator(0, 1)), self.repeats,
+                            self.warmup)
             rows.append({"stage": stage.name, "batch": self.batch_size, "ms_per_step": 1000 * seconds,
                          "images_per_s": self.batch_size / seconds, "peak_mb": peak_rss_mb()})
         return rows
@@ -86,12 +90,12 @@ class Bench:
         plain PyTorch loop; rounds alternate between the two so drifts in machine speed cancel."""
         stage = next(s for s in reversed(self.recipe.stages) if s.train == "generator")
         trainer = self.trainer
-        trainer._set_modes(stage)
+        trainer.enter_stage(stage)
         plain = self._plain_step(stage)
         toolkit_times, plain_times = [], []
         for round_ in range(rounds):
             warmup = self.warmup if round_ == 0 else 0
-            toolkit_times.append(timed(lambda: trainer._gan_step(self.batch, stage, step_generator(0, 1)),
+            toolkit_times.append(timed(lambda: trainer.step(self.batch, stage, step_generator(0, 1)),
                                        self.repeats, warmup))
             plain_times.append(timed(plain, self.repeats, warmup))
         toolkit, bare = statistics.median(toolkit_times), statistics.median(plain_times)
@@ -99,16 +103,14 @@ class Bench:
                 "overhead_ratio": toolkit / bare}
 
     def _plain_step(self, stage: Any) -> Callable[[], None]:
-        """One D step then one G step of ``stage``, written directly against the modules."""
+        """One D step then one G step of ``stage``, written directly against the modules: the
+        same networks, views, losses and optimisers with none of the trainer's routing."""
         t = self.trainer
-        g, opt_g = t.modules["generator"], t.optimizers["generator"]
-        opt_d = t.optimizers.get("discriminator")
-        d_local, d_global, parser = (t.modules.get(n) for n in ("local_discriminator", "global_discriminator", "parser"))
-        weights = {role: t.recipe.losses[role].weight for role in stage.losses}
-        losses, roles = t.losses, set(stage.losses)
+        g, opt_g, opt_d, parser = t.generator, t.optimizers["generator"], t.optimizers.get("discriminator"), \
+            t.modules.get("parser")
+        terms = [t.terms[name] for name in stage.losses]
+        judges = [(term, t.judges[term.discriminator]) for term in terms if term.inputs == "adversarial"]
         image = self.batch["image"]
-        patch = t._patch_size() if d_local is not None else 0
-        discriminators = [d for d in (d_local, d_global) if d is not None]
 
         def real_fake_bce(logits: torch.Tensor) -> torch.Tensor:
             """BCE of the real half against 1 plus the fake half against 0."""
@@ -116,39 +118,40 @@ class Bench:
             return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
                     + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
 
+        def seen(judge: Any, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return judge.module(judge.view(images, mask, getattr(judge.module, "size", None)))
+
         def step() -> None:
             rng = step_generator(0, 1)
             mask = t.sampler(self.batch, rng).to(image)
-            output = g(fill_hole(image, mask, "noise", rng))
+            output = g(generator_input(image, mask, "noise", rng, t.mask_channel))
             comp = composite(output, image, mask)
-            boxes = _hole_boxes(mask, patch) if "local_adversarial" in roles else None
-            if roles & {"local_adversarial", "global_adversarial"}:
+            if judges:
                 d_loss = image.new_zeros(())
-                for d in discriminators:
-                    d.requires_grad_(True)
-                if "local_adversarial" in roles:
-                    pair = torch.cat([_crop(image, boxes), _crop(comp.detach(), boxes)])
-                    d_loss = d_loss + real_fake_bce(d_local(pair))
-                if "global_adversarial" in roles:
-                    d_loss = d_loss + real_fake_bce(d_global(torch.cat([image, output.detach()])))
+                for _, judge in judges:
+                    judge.module.requires_grad_(True)
+                    fake = (output if judge.spec.fake == "output" else comp).detach()
+                    d_loss = d_loss + real_fake_bce(seen(judge, torch.cat([image, fake]), torch.cat([mask, mask])))
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()
-                for d in discriminators:
-                    d.requires_grad_(False)
-            total = weights["reconstruction"] * losses["reconstruction"](output, image, mask)
-            if "local_adversarial" in roles:
-                fake = d_local(_crop(comp, boxes))
-                total = total + weights["local_adversarial"] * F.binary_cross_entropy_with_logits(
-                    fake, torch.ones_like(fake))
-            if "global_adversarial" in roles:
-                fake = d_global(output)
-                total = total + weights["global_adversarial"] * F.binary_cross_entropy_with_logits(
-                    fake, torch.ones_like(fake))
-            if "parsing" in roles:
-                with torch.no_grad():
-                    target = parser(image).argmax(1)
-                total = total + weights["parsing"] * F.cross_entropy(parser(comp), target, reduction="sum") / len(image)
+                for _, judge in judges:
+                    judge.module.requires_grad_(False)
+            total = image.new_zeros(())
+            for term in terms:
+                if term.inputs == "adversarial":
+                    judge = t.judges[term.discriminator]
+                    fake = output if judge.spec.fake == "output" else (
+                        comp.detach() + output - output.detach() if judge.spec.gradient == "all" else comp)
+                    logits = seen(judge, fake, mask)
+                    value = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+                elif term.inputs == "parsing":
+                    with torch.no_grad():
+                        target = parser(image).argmax(1)
+                    value = F.cross_entropy(parser(comp), target, reduction="sum") / len(image)
+                else:
+                    value = term.loss(output, image, mask)
+                total = total + term.weight * value
             opt_g.zero_grad(set_to_none=True)
             total.backward()
             opt_g.step()
@@ -205,8 +208,10 @@ class Bench:
     # ---------------------------------------------------------------- data
     def data_loader(self, batches: int = 20) -> dict[str, Any]:
         """Images/s the training data loader delivers with the recipe's ``num_workers``."""
+        spec = self.recipe.data.train
         try:
-            data = self.trainer._dataset("train")
+            data = build("dataset", {"type": spec.type, **spec.params}, ("data", "train"),
+                         image_size=self.recipe.image_size)
         except GfcError as exc:
             return {"dataset": self.recipe.data.train.type, "note": f"unavailable: {exc}"}
         workers = self.recipe.train.num_workers

@@ -52,14 +52,14 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
     loaded = recipes.load(recipe, overrides)
     if smoke:
         loaded, output = smoke_test(loaded, output)
-    folder = Trainer(loaded, output or loaded.output_dir).run(resume=resume)
+    folder = Trainer(loaded, output or loaded.output_dir, resume=resume).run()
     click.echo(f"run finished: {folder}")
 
 
 @cli.command()
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), help="A finished run folder.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="A checkpoint file of a run.")
-@click.option("--model", help="A model that ships with gfc-kit, by name (gfc_kit.completion.pretrained_models).")
+@click.option("--model", help="A model that ships with gfc-kit or a plugin, by name (see gfc-kit models).")
 @click.option("--input", "inputs", required=True, type=click.Path(path_type=Path),
               help="An image, or a folder of images.")
 @click.option("--mask", "mask_file", type=click.Path(path_type=Path), help="Mask image: white = hole.")
@@ -131,14 +131,10 @@ def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: 
              metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool, seed: int,
              batch_size: int, fid_weights: Path | None, output: Path) -> None:
     """Score runs and classical baselines side by side on the same images and holes; write a report."""
-    from gfc_kit.completion import pretrained_models
     from gfc_kit.evaluate_command import evaluate_to_report
+    from gfc_kit.plugins import registry
 
-    shipped = pretrained_models()
-    unknown = [m for m in models if m not in shipped]
-    if unknown:
-        raise GfcError(f"--model: no pretrained model {unknown[0]!r}; shipped: {', '.join(shipped) or 'none'}")
-    chosen_runs = runs + tuple(shipped[m] for m in models)
+    chosen_runs = runs + tuple(registry().model(m, "--model").folder for m in models)
     report = evaluate_to_report(chosen_runs, data, masks, completers, metrics, parser_run, limit, image_size,
                                 size_study, seed, batch_size, output, fid_weights)
     click.echo(f"wrote {report}")
@@ -164,18 +160,24 @@ def bench(recipe: str, overrides: tuple[str, ...], batch_size: int, repeats: int
 
 @cli.command()
 def models() -> None:
-    """List the models that ship with gfc-kit (for complete --model and evaluate --model)."""
-    from gfc_kit.completion import pretrained_models
+    """List the models of gfc-kit and installed plugins (for complete --model and evaluate --model)."""
+    from gfc_kit.completion import read_model_json
+    from gfc_kit.plugins import registry
 
-    shipped = pretrained_models()
+    shipped = registry().models()
     if not shipped:
-        click.echo("no models ship with this version")
-    for name, folder in shipped.items():
-        meta = json.loads((folder / "model.json").read_text())
-        size = sum(f.stat().st_size for f in folder.glob("*.safetensors")) / 2**20
+        click.echo("no models: none ships with this version or an installed plugin")
+    for entry in shipped:
+        try:
+            meta = read_model_json(entry.folder)
+        except GfcError as exc:
+            click.echo(f"{entry.name}  unusable: {exc}  ({entry.source})")
+            continue
+        size = sum(f.stat().st_size for f in entry.folder.glob("*.safetensors")) / 2**20
         parts = "generator + parser" if "parser" in meta else "generator"
-        click.echo(f"{name}  {meta['image_size']}×{meta['image_size']}  {parts}, "
-                   f"{meta.get('weights_dtype', 'fp32')} {size:.1f} MiB  (recipe {meta.get('recipe', '?')}; {folder})")
+        click.echo(f"{entry.name}  {meta['image_size']}×{meta['image_size']}  {parts}, "
+                   f"{meta.get('weights_dtype', 'fp32')} {size:.1f} MiB  (recipe {meta.get('recipe', '?')}; "
+                   f"from {entry.source}; {entry.folder})")
 
 
 @cli.command()
@@ -188,6 +190,8 @@ def plugins(kind: str | None, as_json: bool) -> None:
     if kind is not None and kind not in registry().KINDS:
         raise GfcError(f"--kind {kind}: unknown kind; kinds are {', '.join(registry().KINDS)}")
     entries = [e for e in registry() if kind in (None, e.kind)]
+    for problem in registry().problems:
+        click.echo(f"warning: {problem}", err=True)
     if as_json:
         rows = [{"kind": e.kind, "name": e.name, "source": e.source, "summary": e.summary,
                  "params": [{"name": p.name, "type": p.type, "required": p.required,
@@ -266,7 +270,31 @@ def preview(recipe: str, overrides: tuple[str, ...], output: Path, count: int) -
     click.echo(f"wrote {path}")
 
 
+def add_plugin_commands(group: click.Group) -> None:
+    """Let installed plugins add subcommands (the ``gfc_register_commands`` hook), once; a plugin's
+    command may not replace a built-in one. With no plugin installed nothing is imported, so
+    ``gfc-kit --help`` stays fast."""
+    from gfc_kit.plugins import hooks, installed_entry_points
+
+    if not installed_entry_points():
+        return
+
+    builtin = set(group.commands)
+    staging = click.Group()
+    hooks().gfc_register_commands(cli=staging)
+    for name, command in staging.commands.items():
+        if name in builtin:
+            click.echo(f"warning: a plugin's command {name!r} clashes with gfc-kit's own; ignored", err=True)
+            continue
+        group.add_command(command, name)
+
+
 def main() -> None:
+    try:
+        add_plugin_commands(cli)
+    except GfcError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     cli(prog_name="gfc-kit")
 
 

@@ -19,7 +19,8 @@ from PIL import Image
 from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import ALIGNED_SIZE, CROP_BOX
 from gfc_kit.factory import build
-from gfc_kit.interfaces import composite, fill_hole
+from gfc_kit.imaging import hole_array
+from gfc_kit.interfaces import composite, generator_input, takes_mask
 
 Crop = Literal["auto", "celeba", "center", "resize"]
 """How a photo is fitted to the model: ``celeba`` = the paper's crop of an aligned CelebA image,
@@ -42,21 +43,15 @@ class Completer:
     def from_run(cls, run: str | Path, device: str = "cpu") -> Completer:
         """The generator a finished ``gfc-kit run`` exported (``model.json`` + ``generator.safetensors``)."""
         run = Path(run)
-        meta_path = run / "model.json"
-        if not meta_path.is_file():
-            raise GfcError(f"{run}: not a finished run (no model.json); train it with gfc-kit run, "
-                           "or use --checkpoint with one of its checkpoints")
-        meta = json.loads(meta_path.read_text())
-        return cls._load(meta, run / "generator.safetensors", "", device)
+        return cls._load(read_model_json(run), run / "generator.safetensors", "", device)
 
     @classmethod
     def pretrained(cls, name: str, device: str = "cpu") -> Completer:
-        """A model that ships with gfc-kit (see :func:`pretrained_models`); nothing is downloaded."""
-        models = pretrained_models()
-        if name not in models:
-            known = ", ".join(models) or "none in this version"
-            raise GfcError(f"no pretrained model {name!r}; shipped: {known}")
-        return cls.from_run(models[name], device)
+        """A model that ships with gfc-kit or an installed plugin (see :func:`pretrained_models`);
+        nothing is downloaded."""
+        from gfc_kit.plugins import registry
+
+        return cls.from_run(registry().model(name).folder, device)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> Completer:
@@ -75,12 +70,10 @@ class Completer:
 
     @classmethod
     def _load(cls, meta: dict[str, Any], weights: Path, prefix: str, device: str) -> Completer:
-        from safetensors.torch import load_file
+        from gfc_kit.training.checkpoint import read_safetensors
 
-        if not weights.is_file():
-            raise GfcError(f"{weights}: no such weights file")
         generator = build("generator", meta["generator"], ("generator",), image_size=meta["image_size"])
-        state = {k[len(prefix):]: v for k, v in load_file(str(weights)).items() if k.startswith(prefix)}
+        state = {k[len(prefix):]: v for k, v in read_safetensors(weights).items() if k.startswith(prefix)}
         try:
             generator.load_state_dict(state)
         except RuntimeError as exc:
@@ -94,27 +87,41 @@ class Completer:
         if torch.is_tensor(image):
             return self.complete_tensor(image, mask)
         photo = Image.fromarray(image) if isinstance(image, np.ndarray) else image
-        hole = Image.fromarray(mask) if isinstance(mask, np.ndarray) else mask
-        result = self.complete_photo(photo, hole)
+        result = self.complete_photo(photo, mask)
         return np.asarray(result) if isinstance(image, np.ndarray) else result
 
     @torch.inference_mode()
     def complete_tensor(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Composited completion of a batch at its own size."""
-        image, mask = image.to(self.device).float(), (mask.to(self.device) > 0.5).float()
+        """Composited completion of a batch at its own size. ``mask`` is 1 (or ``True``) in the hole:
+        a float mask counts above 0.5, and an image with no hole pixel is an error, never an
+        unchanged image returned as completed."""
+        image = image.to(self.device).float()
+        mask = torch.as_tensor(hole_array(mask, "mask")).to(self.device).float()
+        if mask.dim() == 3:
+            mask = mask[:, None]
+        if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[-2:] != image.shape[-2:] or len(mask) != len(image):
+            raise GfcError(f"mask: shape {tuple(mask.shape)} does not fit images of shape {tuple(image.shape)} "
+                           "(give N×1×H×W)")
+        empty = (mask.flatten(1).amax(1) == 0).nonzero().flatten().tolist()
+        if empty:
+            raise GfcError(f"mask: image {empty[0]} of the batch has no hole pixel (1 = hole)")
         size = (self.image_size, self.image_size)
         small = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
         small_mask = (F.interpolate(mask, size=size, mode="area") > 0).float()  # any hole pixel counts
         rng = torch.Generator().manual_seed(self.seed)
-        output = self.generator(fill_hole(small, small_mask, self.hole_fill, rng)).float().clamp(-1, 1)
+        x = generator_input(small, small_mask, self.hole_fill, rng, takes_mask(self.generator))
+        output = self.generator(x).float().clamp(-1, 1)
         if output.shape[-2:] != image.shape[-2:]:
             output = F.interpolate(output, size=image.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
         return composite(output, image, mask)
 
-    def complete_photo(self, photo: Image.Image, mask: Image.Image, crop: Crop = "auto") -> Image.Image:
-        """Complete a photo of any size: crop it to the model's layout, complete, paste back."""
+    def complete_photo(self, photo: Image.Image, mask: Any, crop: Crop = "auto") -> Image.Image:
+        """Complete a photo of any size: crop it to the model's layout, complete, paste back.
+        ``mask``: a PIL image (white = hole), or an ``H×W`` array of 0/1, bool, float or 0–255."""
         photo = photo.convert("RGB")
-        hole = np.asarray(mask.convert("L").resize(photo.size, Image.NEAREST)) >= 128
+        hole = hole_array(mask, "mask", size=photo.size)
+        if not hole.any():
+            raise GfcError("mask: has no hole pixel (white, or 1, marks the hole)")
         x0, y0, x1, y1 = photo_box(photo.size, crop)
         outside = hole.copy()
         outside[y0:y1, x0:x1] = False
@@ -130,15 +137,27 @@ class Completer:
         return Image.fromarray(result)
 
 
-MODELS_DIR = Path(__file__).parent / "models"
-"""Where shipped models live: one folder per model, laid out like a finished run's export."""
-
-
 def pretrained_models() -> dict[str, Path]:
-    """Name → folder of every model that ships with gfc-kit."""
-    if not MODELS_DIR.is_dir():
-        return {}
-    return {p.name: p for p in sorted(MODELS_DIR.iterdir()) if (p / "model.json").is_file()}
+    """Name → folder of every model that ships with gfc-kit or an installed plugin."""
+    from gfc_kit.plugins import registry
+
+    return {m.name: m.folder for m in registry().models()}
+
+
+def read_model_json(folder: Path) -> dict[str, Any]:
+    """A model folder's (or finished run's) ``model.json``, checked; problems name the file."""
+    path = Path(folder) / "model.json"
+    if not path.is_file():
+        raise GfcError(f"{folder}: not a finished run or model folder (no model.json); train it with "
+                       "gfc-kit run, or use --checkpoint with one of its checkpoints")
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:
+        raise GfcError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("generator"), dict) or "type" not in meta["generator"] \
+            or not isinstance(meta.get("image_size"), int):
+        raise GfcError(f"{path}: needs 'generator' (a component entry with 'type') and 'image_size' (an integer)")
+    return meta
 
 
 def photo_box(size: tuple[int, int], crop: Crop = "auto") -> tuple[int, int, int, int]:
@@ -171,8 +190,7 @@ class RunParser:
         from gfc_kit.training.checkpoint import load_weights
 
         run = Path(run)
-        meta_path = run / "model.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        meta = read_model_json(run)
         if "parser" not in meta:
             raise GfcError(f"{run}: has no exported parser (model.json without 'parser'); give --parser none "
                            "or another run")
@@ -194,19 +212,18 @@ def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp
     """Copy a finished run's exported networks into ``output`` (a model folder, e.g. one under
     :data:`MODELS_DIR`) with weights stored as ``dtype``: fp16 halves the file and the loaded model
     computes in fp32 as before. Returns the files written."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
+
+    from gfc_kit.training.checkpoint import read_safetensors
 
     run, output = Path(run), Path(output)
-    meta_path = run / "model.json"
-    if not meta_path.is_file():
-        raise GfcError(f"{run}: not a finished run (no model.json)")
-    meta = json.loads(meta_path.read_text())
+    meta = read_model_json(run)
     cast = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     output.mkdir(parents=True, exist_ok=True)
     written = []
     names = ["generator"] + (["parser"] if parser and "parser" in meta else [])
     for name in names:
-        stored = load_file(str(run / f"{name}.safetensors"))
+        stored = read_safetensors(run / f"{name}.safetensors")
         weights = {k: v.to(cast) if v.is_floating_point() else v for k, v in stored.items()}
         save_file(weights, str(output / f"{name}.safetensors"), metadata={"dtype": dtype, "source": str(run.name)})
         written.append(output / f"{name}.safetensors")

@@ -12,6 +12,7 @@ from gfc_kit.completion import Completer, RunParser
 from gfc_kit.errors import GfcError
 from gfc_kit.evaluation import SIZE_STUDY, Evaluator, FrechetDistance, data_spec, mask_spec, split_specs, summarize
 from gfc_kit.factory import build, parse_spec
+from gfc_kit.plugins import hooks
 from gfc_kit.report import write_report
 from gfc_kit.training.progress import StageProgress
 
@@ -115,4 +116,6 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
               "FID: " + (f"Inception features from {fid_weights}, {count} completions against the {count} originals "
                          "per row (a small sample: compare rows, not papers)." if fid is not None else
                          "not computed; give --fid-weights with a local pt_inception-2015-12-05 weights file.")]
-    return write_report(output, "gfc-kit evaluation", config, rows, summary, examples, size_summary, notes)
+    report = write_report(output, "gfc-kit evaluation", config, rows, summary, examples, size_summary, notes)
+    hooks().gfc_report_written(folder=output, run=None)
+    return report

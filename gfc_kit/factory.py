@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fnmatch import fnmatch
+from pathlib import Path
 from typing import Any
 
+from gfc_kit.errors import GfcError, RecipeError
 from gfc_kit.plugins import registry
 from gfc_kit.registry import params_model, validate_params
 
@@ -31,7 +33,22 @@ def build(kind: str, spec: dict[str, Any], path: tuple = (), **context: Any) -> 
     """
     entry = registry().get(kind, spec["type"], ".".join(map(str, (*path, "type"))))
     params = {k: v for k, v in spec.items() if k != "type"}
-    return entry.factory(**validate_params(entry.factory, fill_context(entry.factory, params, context), path))
+    checked = validate_params(entry.factory, fill_context(entry.factory, params, context), path)
+    try:
+        return entry.factory(**checked)
+    except RecipeError:
+        raise
+    except (GfcError, ValueError) as exc:  # bad input found by the component itself: name where it came from
+        raise GfcError(f"{_culprit(path, params, str(exc))}: {exc}") from None
+
+
+def _culprit(path: tuple, params: dict[str, Any], message: str) -> str:
+    """The recipe path to blame: ``data.train.root`` when the message names that key's value."""
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        if any(str(v) and str(v) in message for v in values if isinstance(v, (str, Path))):
+            return ".".join(map(str, (*path, key)))
+    return ".".join(map(str, path))
 
 
 def fill_context(factory: Any, params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
@@ -46,8 +63,6 @@ def parse_spec(text: str, where: str) -> dict[str, Any]:
     ``name``, ``name:key=value,key=value`` (values read as YAML), ``name:PATH`` (= ``root=PATH``)
     or a YAML flow mapping ``{type: name, key: value}``. ``where`` names the option in errors."""
     import yaml
-
-    from gfc_kit.errors import GfcError
 
     text = text.strip()
     if text.startswith("{"):

@@ -7,12 +7,17 @@ implementation may take fewer arguments than its spec, so specs can grow without
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
+    from gfc_kit.recipe import Stage
     from gfc_kit.registry import Registry
+    from gfc_kit.training.trainer import Trainer
 
 PROJECT = "gfc_kit"
 """The pluggy project name, which is also the entry-point group plugins publish under."""
@@ -32,5 +37,68 @@ def gfc_register(registry: Registry) -> None:
     :param registry: the :class:`gfc_kit.registry.Registry` to add to. ``kind`` is one of
         ``Registry.KINDS``; ``name`` is lower snake_case; ``factory`` is a class or function whose
         keyword parameters are all type-annotated: they are the component's recipe keys.
+        ``registry.add_model(name, folder)`` adds a model folder (``model.json`` + weights) that
+        ``gfc-kit models``, ``--model NAME`` and ``Completer.pretrained(NAME)`` find.
     :return: nothing.
     """
+
+
+# ----------------------------------------------------------------------------- commands
+@hookspec
+def gfc_register_commands(cli: click.Group) -> None:
+    """Add ``gfc-kit`` subcommands: ``@cli.command()`` or ``cli.add_command(...)`` inside the hook
+    (as ``llm``'s ``register_commands``). A plugin with several commands groups them under its own
+    name (``@cli.group()``).
+
+    Called once, when ``gfc-kit`` starts and before it parses the command line, so ``gfc-kit
+    --help`` lists the plugin's commands; every implementation runs.
+
+    :param cli: the ``gfc-kit`` click group. A command that raises :class:`gfc_kit.GfcError` gets
+        gfc-kit's ``error: …`` line and exit status 2.
+    """
+
+
+# ----------------------------------------------------------------------------- lifecycle
+# Notifications, not pipelines (pytest's ``pytest_runtest_logreport`` shape): every implementation
+# runs, results are ignored, and they are called in the main process only (rank 0 under DDP). The
+# built-in metrics log, sample grids and progress display are implementations of these hooks,
+# registered as the plugins ``metrics_log``, ``sample_grids`` and ``progress``; block one with
+# ``GFC_KIT_BLOCK=progress`` to replace it with your own.
+
+
+@hookspec
+def gfc_stage_start(run: Trainer, stage: Stage, index: int) -> None:
+    """A training stage is about to take its first step (also when a resumed run re-enters it).
+
+    :param run: the :class:`gfc_kit.training.trainer.Trainer`: ``run.recipe``, ``run.output`` (the
+        run folder), ``run.modules`` (networks by name), ``run.position`` (stage index, step).
+    :param stage: the recipe's stage (``stage.name``, ``stage.steps``, ``stage.losses``).
+    :param index: its place in ``run.recipe.stages``, from 0.
+    """
+
+
+@hookspec
+def gfc_stage_end(run: Trainer, stage: Stage, index: int) -> None:
+    """A training stage has taken its last step (and its last checkpoint is written)."""
+
+
+@hookspec
+def gfc_row_logged(run: Trainer, row: dict[str, Any]) -> None:
+    """A row of numbers was logged: training losses every ``train.log_every`` steps (with
+    ``images_per_s``), and validation numbers every ``train.sample_every`` steps (with
+    ``val_hole_l1``; ``run.validation()`` then returns that step's completed validation batch
+    without recomputing it).
+
+    :param row: ``stage``, ``step``, ``global_step`` and the numbers; JSON-able.
+    """
+
+
+@hookspec
+def gfc_checkpoint_saved(run: Trainer, path: Path) -> None:
+    """A checkpoint was written completely (atomically) to ``path``."""
+
+
+@hookspec
+def gfc_report_written(folder: Path, run: Trainer | None) -> None:
+    """An evaluation report was written to ``folder`` (``report.md``, ``summary.csv`` …), by
+    ``gfc-kit evaluate`` (``run`` is ``None``) or at the end of training (``run`` is the trainer)."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image
 from torchvision.utils import make_grid, save_image
 
-from gfc_kit.errors import DataError
+from gfc_kit.errors import DataError, GfcError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
@@ -107,3 +107,35 @@ def save_grid(rows: Sequence[torch.Tensor], path: str | Path, padding: int = 2,
         draw.text((4, padding + i * row_height + rows[0].shape[-2] // 2 - 5), label, fill="black")
     labelled.save(path)
     return path
+
+
+def hole_array(mask: Any, where: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A mask as a boolean array (``True`` = hole), whatever form it comes in: a PIL image (white,
+    i.e. >= 128, is the hole; mode ``1`` as is), a bool array or tensor, a 0/1 or float array or
+    tensor (above 0.5 is the hole), or a 0–255 integer array (>= 128). ``size`` (width, height)
+    resizes an image mask to a photo (nearest); an array must already have that size.
+    ``where`` names the argument in errors."""
+    if isinstance(mask, Image.Image):
+        gray = mask if mask.mode == "1" else mask.convert("L")
+        if size is not None and gray.size != size:
+            gray = gray.resize(size, Image.NEAREST)
+        array = np.asarray(gray)
+        return array if array.dtype == bool else array >= 128
+    if torch.is_tensor(mask):
+        mask = mask.detach().cpu().numpy()
+    if not isinstance(mask, np.ndarray):
+        raise GfcError(f"{where}: expected an image, an array or a tensor, got {type(mask).__name__}")
+    if mask.ndim == 3 and mask.shape[-1] in (1, 3, 4) and size is not None:
+        mask = mask[..., 0]
+    if size is not None and mask.shape != (size[1], size[0]):
+        raise GfcError(f"{where}: a {mask.shape[1] if mask.ndim > 1 else '?'}×{mask.shape[0]} array for a "
+                       f"{size[0]}×{size[1]} photo; give the photo's size")
+    if mask.dtype == bool:
+        return mask
+    if np.issubdtype(mask.dtype, np.floating):
+        if not np.isfinite(mask).all():
+            raise GfcError(f"{where}: has NaN or infinite values")
+        return mask > (0.5 if mask.max(initial=0) <= 1 else 127.5)
+    if np.issubdtype(mask.dtype, np.integer):
+        return mask >= (128 if mask.max(initial=0) > 1 else 1)
+    raise GfcError(f"{where}: unsupported mask values of type {mask.dtype}")

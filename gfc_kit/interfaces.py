@@ -9,7 +9,9 @@ The networks are ``nn.Module`` s with the ``forward`` shapes below; the rest are
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 
@@ -51,6 +53,42 @@ def fill_hole(
     else:
         raise ValueError(f"unknown hole fill {how!r}; use noise, zero or mean")
     return composite(fill.expand_as(image), image, mask)
+
+
+def generator_input(image: torch.Tensor, mask: torch.Tensor, how: str = "noise", generator: torch.Generator | None = None,
+                    mask_channel: bool = False) -> torch.Tensor:
+    """What a generator is fed: :func:`fill_hole`'s image, followed by the mask as a 4th channel
+    when the generator takes one (``mask_channel``; off in the paper). The trainer, the completer
+    and ``gfc-kit bench`` all build the input here, so they cannot disagree."""
+    filled = fill_hole(image, mask, how, generator)
+    return torch.cat([filled, mask.to(filled)], 1) if mask_channel else filled
+
+
+def takes_mask(generator: torch.nn.Module) -> bool:
+    """Whether ``generator`` wants the mask as an extra input channel (its ``mask_channel`` attribute)."""
+    return bool(getattr(generator, "mask_channel", False))
+
+
+LossInputs = Literal["pixels", "adversarial", "parsing", "step"]
+"""What a loss consumes, declared as its class attribute ``inputs`` (see :mod:`gfc_kit.components.losses`)."""
+
+
+@dataclass
+class StepContext:
+    """Everything one generator step has, for losses that declare ``inputs = "step"``.
+
+    ``discriminators`` maps each name in ``model.discriminators`` to a function that judges images
+    through that discriminator's view (logits ``N``; gradients flow to the images); ``parser`` is the
+    frozen face parser, or ``None``.
+    """
+
+    batch: Batch
+    image: torch.Tensor
+    mask: torch.Tensor
+    output: torch.Tensor
+    composite: torch.Tensor
+    discriminators: Mapping[str, Callable[[torch.Tensor], torch.Tensor]]
+    parser: torch.nn.Module | None
 
 
 @runtime_checkable

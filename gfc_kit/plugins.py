@@ -4,7 +4,13 @@ Loading is lazy (the first ``create`` or listing builds the registry, never ``im
 and restrictable, as in ``llm``:
 
 - ``GFC_KIT_DISABLE_PLUGINS=1`` loads the built-ins only (the test suite sets it);
-- ``GFC_KIT_PLUGINS=a,b`` loads only the entry points named ``a`` and ``b``.
+- ``GFC_KIT_PLUGINS=a,b`` loads only the entry points named ``a`` and ``b``;
+- ``GFC_KIT_BLOCK=a,b`` blocks the plugins named ``a`` and ``b``, installed or built-in (e.g.
+  ``progress``, to replace the progress display with a plugin's).
+
+A plugin that fails to import or to register, and a name two plugins register, are problems of
+that plugin or name only: they are reported (a warning, ``gfc-kit plugins``, and the error when
+the name is used), and every other component keeps working.
 
 We import entry points ourselves rather than with ``pm.load_setuptools_entrypoints`` so that a
 plugin that fails to import is reported by its entry-point name, and we call each
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import os
 from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
@@ -36,15 +43,29 @@ BUILTIN_PLUGINS = (
     "gfc_kit.components.masks.mask_folder",
     "gfc_kit.components.networks.generator",
     "gfc_kit.components.networks.discriminators",
+    "gfc_kit.components.views",
     "gfc_kit.components.networks.parsers",
     "gfc_kit.components.losses",
     "gfc_kit.components.completers",
     "gfc_kit.components.metrics",
+    "gfc_kit.models",
 )
 """Modules whose ``gfc_register`` adds the built-in components (the same hook plugins use)."""
 
+BUILTIN_CALLBACKS = {
+    "metrics_log": "gfc_kit.training.callbacks:MetricsLog",
+    "sample_grids": "gfc_kit.training.callbacks:SampleGrids",
+    "progress": "gfc_kit.training.callbacks:ProgressDisplay",
+}
+"""The built-in lifecycle-hook plugins, by the name that ``GFC_KIT_BLOCK`` blocks."""
+
+log = logging.getLogger("gfc_kit.plugins")
+
 _sources: dict[str, str] = {}
 """Plugin name → where it came from (``built-in`` or ``distribution version``)."""
+
+_problems: list[str] = []
+"""Plugins that failed to import or to register, one line each."""
 
 
 @functools.cache
@@ -52,11 +73,21 @@ def plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager with built-ins and the allowed entry points registered."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    for name in _blocked(os.environ):
+        pm.set_blocked(name)
     for module in BUILTIN_PLUGINS:
         _register(pm, importlib.import_module(module), module, "built-in")
+    for name, target in BUILTIN_CALLBACKS.items():
+        if not pm.is_blocked(name):
+            module, _, attr = target.partition(":")
+            _register(pm, getattr(importlib.import_module(module), attr)(), name, "built-in")
     _load_entry_points(pm, os.environ)
-    _check_pending(pm)
     return pm
+
+
+def hooks() -> pluggy.HookRelay:
+    """The hook caller: ``hooks().gfc_row_logged(run=..., row=...)``."""
+    return plugin_manager().hook
 
 
 @functools.cache
@@ -69,12 +100,24 @@ def registry() -> Registry:
         try:
             with reg.adding_as(source):
                 impl.function(*(reg for _ in impl.argnames))
-        except RegistrationError:
-            raise
         except Exception as exc:
-            raise PluginLoadError(
-                f"plugin {source!r} failed in gfc_register: {type(exc).__name__}: {exc}") from exc
+            if _sources.get(impl.plugin_name) == "built-in":
+                raise  # a bug in gfc-kit itself
+            what = str(exc) if isinstance(exc, RegistrationError) else f"{type(exc).__name__}: {exc}"
+            _problem(f"plugin {source!r} failed in gfc_register: {what}")
+    reg.problems = [*_problems, *reg.clashes()]
     return reg
+
+
+def problems() -> list[str]:
+    """Every plugin problem found so far: failed imports and registrations, clashing names."""
+    return registry().problems
+
+
+def _problem(line: str) -> None:
+    if line not in _problems:
+        _problems.append(line)
+        log.warning("%s", line)
 
 
 def register(plugin: Any, name: str) -> None:
@@ -101,6 +144,18 @@ def reset() -> None:
     registry.cache_clear()
     plugin_manager.cache_clear()
     _sources.clear()
+    _problems.clear()
+
+
+def installed_entry_points(env: Mapping[str, str] = os.environ) -> list[EntryPoint]:
+    """The ``gfc_kit`` entry points that would be loaded (none with ``GFC_KIT_DISABLE_PLUGINS=1``)."""
+    if env.get("GFC_KIT_DISABLE_PLUGINS", "").strip() in ("1", "true", "yes"):
+        return []
+    return list(entry_points(group=hookspecs.PROJECT))
+
+
+def _blocked(env: Mapping[str, str]) -> list[str]:
+    return [n.strip() for n in env.get("GFC_KIT_BLOCK", "").split(",") if n.strip()]
 
 
 def _check_pending(pm: pluggy.PluginManager) -> None:
@@ -130,18 +185,26 @@ def _load_entry_points(pm: pluggy.PluginManager, env: Mapping[str, str]) -> None
             f"GFC_KIT_PLUGINS names {', '.join(sorted(missing))} but no installed plugin has that "
             f"entry point; installed: {', '.join(sorted(ep.name for ep in found)) or 'none'}")
     for ep in found:
-        if (not wanted or ep.name in wanted) and pm.get_plugin(ep.name) is None:
-            _register(pm, _import(ep), ep.name, _distribution(ep))
+        if (not wanted or ep.name in wanted) and pm.get_plugin(ep.name) is None and not pm.is_blocked(ep.name):
+            plugin = _import(ep)
+            if plugin is None:
+                continue
+            try:
+                _register(pm, plugin, ep.name, _distribution(ep))
+                _check_pending(pm)
+            except RegistrationError as exc:
+                pm.unregister(name=ep.name)
+                _problem(str(exc))
 
 
 def _import(ep: EntryPoint) -> Any:
+    """The entry point's module, or ``None`` (and a reported problem) when it fails to import."""
     try:
         return ep.load()
     except Exception as exc:
-        raise PluginLoadError(
-            f"plugin {ep.name!r} ({_distribution(ep)}, entry point {ep.value!r}) failed to import: "
-            f"{type(exc).__name__}: {exc}; uninstall it, or set GFC_KIT_PLUGINS to the plugins you want"
-        ) from exc
+        _problem(f"plugin {ep.name!r} ({_distribution(ep)}, entry point {ep.value!r}) failed to import: "
+                 f"{type(exc).__name__}: {exc}; uninstall it, or set GFC_KIT_PLUGINS to the plugins you want")
+        return None
 
 
 def _distribution(ep: EntryPoint) -> str:

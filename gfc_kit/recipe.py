@@ -13,17 +13,20 @@ A recipe is read in four steps, each reporting problems as ``recipe.path: proble
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from gfc_kit.errors import GfcError, RecipeError
 from gfc_kit.factory import fill_context
 from gfc_kit.plugins import registry
-from gfc_kit.registry import error_lines, params_model, validate_params
+from gfc_kit.registry import error_lines, loss_inputs, params_model, validate_params
+
+log = logging.getLogger("gfc_kit.recipe")
 
 PACKAGED_RECIPES = Path(__file__).parent / "recipes"
 SOURCE_RECIPES = Path(__file__).parents[1] / "recipes"
@@ -59,8 +62,31 @@ class GeneratorSpec(Spec):
     kind: ClassVar[str] = "generator"
 
 
+class ViewSpec(Spec):
+    """What part of the image a discriminator judges (``hole``, ``image``, ``box``, or a plugin's)."""
+
+    kind: ClassVar[str] = "view"
+
+
 class DiscriminatorSpec(Spec):
+    """A discriminator; ``view``, ``fake`` and ``gradient`` say how the trainer uses it and are not
+    factory keys."""
+
     kind: ClassVar[str] = "discriminator"
+    view: ViewSpec = ViewSpec(type="image")
+    """What it judges, written as a name (``view: hole``) or an entry (``view: {type: box, box: [...]}``)."""
+    fake: Literal["composite", "output"] = "composite"
+    """What stands for "fake": the composite (the generated hole in the real image: the released
+    code, ``GFC_Gen_input_of_D1.m``) or the raw generator output (an earlier gfc-kit variant)."""
+    gradient: Literal["hole", "all"] = "hole"
+    """Where its gradient reaches the generator's output: inside the ``hole`` only (the composite's
+    own gradient), or ``all`` pixels, passing the composite's gradient straight through to the whole
+    output as the released ``gradstack.m`` does for the global discriminator."""
+
+    @field_validator("view", mode="before")
+    @classmethod
+    def _view_by_name(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
 
 
 class ParserSpec(Spec):
@@ -88,8 +114,9 @@ class Masks(Section):
 
 class Model(Section):
     generator: GeneratorSpec | None = None
-    local_discriminator: DiscriminatorSpec | None = None
-    global_discriminator: DiscriminatorSpec | None = None
+    discriminators: dict[str, DiscriminatorSpec] = {}
+    """Discriminators by name; adversarial losses name the one they read (the paper: ``local``
+    on the hole, ``global`` on the whole image)."""
     parser: ParserSpec | None = None
     parser_weights: Path | None = None
     """Start the parser from these weights (a run's ``parser.safetensors``) instead of training it."""
@@ -130,9 +157,8 @@ class Train(Section):
     num_workers: Annotated[int, Field(ge=0)] = 2
     hole_fill: Literal["noise", "zero", "mean"] = "noise"
     """What the generator sees in the hole: the paper fills it with uniform noise in [-1, 1]."""
-    global_input: Literal["output", "composite"] = "output"
-    """What the global discriminator judges: the whole generated image (the released code, so its
-    gradient reaches every pixel) or the composite (gradient only inside the hole)."""
+    report_images: Annotated[int, Field(ge=0)] = 200
+    """Validation images of the end-of-run report (``report.md`` on data.val under masks.eval); 0 = none."""
     log_every: Annotated[int, Field(ge=1)] = 50
     sample_every: Annotated[int, Field(ge=1)] = 500
     checkpoint_every: Annotated[int, Field(ge=1)] = 1000
@@ -191,7 +217,7 @@ def builtin_recipes() -> list[str]:
 
 def read(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The recipe at ``path`` as a plain dict, with its ``base:`` (and the base's base…) merged in."""
-    data = _read_yaml(path)
+    data = upgrade(_read_yaml(path), path)
     base = data.pop("base", None)
     if base is None:
         return data
@@ -215,6 +241,39 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise GfcError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise GfcError(f"{path}: a recipe must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+_LEGACY_DISCRIMINATORS = {"local_discriminator": ("local", "hole"), "global_discriminator": ("global", "image")}
+
+
+def upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A gfc-kit 0.1 recipe in today's shape, with a warning: ``model.local_discriminator`` and
+    ``model.global_discriminator`` become ``model.discriminators.local`` (view ``hole``) and
+    ``.global`` (view ``image``), ``train.global_input`` their ``fake`` and ``gradient``, and the
+    ``local_adversarial`` and ``global_adversarial`` losses name their discriminator."""
+    model, train = data.get("model"), data.get("train")
+    legacy = [k for k in _LEGACY_DISCRIMINATORS if isinstance(model, dict) and k in model]
+    global_input = train.pop("global_input", None) if isinstance(train, dict) else None
+    if not legacy and global_input is None:
+        return data
+    log.warning("%s: gfc-kit 0.1 keys (%s) read as model.discriminators; see docs/recipes.md", path,
+                ", ".join([*(f"model.{k}" for k in legacy), *(["train.global_input"] if global_input else [])]))
+    discriminators = model.setdefault("discriminators", {}) if isinstance(model, dict) else {}
+    if global_input is not None:
+        data.setdefault("model", {}).setdefault("discriminators", discriminators)
+    for key in legacy:
+        name, view = _LEGACY_DISCRIMINATORS[key]
+        entry = model.pop(key)
+        if entry is not None:
+            discriminators[name] = {**entry, "view": view} if "type" in entry else entry
+    if global_input is not None:
+        discriminators.setdefault("global", {}).update(
+            {"fake": "output", "gradient": "all"} if global_input == "output" else {"fake": "composite", "gradient": "hole"})
+    for role, name in (("local_adversarial", "local"), ("global_adversarial", "global")):
+        loss = data.get("losses", {}).get(role)
+        if isinstance(loss, dict) and "type" in loss:
+            loss.setdefault("discriminator", name)
     return data
 
 
@@ -275,6 +334,8 @@ def validate(data: dict[str, Any], source: str = "") -> Recipe:
     except ValidationError as exc:
         raise RecipeError(error_lines((), exc), source) from None
     errors = [*_component_errors(recipe), *_stage_errors(recipe)]
+    if not errors:
+        errors = _need_errors(recipe)
     if errors:
         raise RecipeError(errors, source)
     return recipe
@@ -284,6 +345,9 @@ def specs(model: Any, path: tuple = ()) -> Iterator[tuple[tuple, Spec]]:
     """Every component entry in a recipe, with its path (``("masks", "eval", 2)``)."""
     if isinstance(model, Spec):
         yield path, model
+        for name in type(model).model_fields:  # entries inside an entry (a discriminator's view)
+            if isinstance(getattr(model, name), Spec):
+                yield from specs(getattr(model, name), (*path, name))
     elif isinstance(model, BaseModel):
         for name in type(model).model_fields:
             yield from specs(getattr(model, name), (*path, name))
@@ -325,6 +389,38 @@ def _stage_errors(recipe: Recipe) -> list[str]:
     ]
 
 
+def _need_errors(recipe: Recipe) -> list[str]:
+    """What the stages use must be in the recipe: each loss's declared inputs (a discriminator, the
+    parser), the parser stage's parser and labelled data, and the generator stages' data."""
+    errors = []
+    model = recipe.model
+    used = {name for stage in recipe.stages for name in stage.losses}
+    for name in sorted(used):
+        spec = recipe.losses[name]
+        inputs = loss_inputs(registry().get("loss", spec.type).factory)
+        if inputs == "adversarial":
+            wanted = spec.params.get("discriminator")
+            if wanted not in model.discriminators:
+                have = ", ".join(model.discriminators) or "none"
+                errors.append(f"losses.{name}.discriminator: no discriminator {wanted!r} in model.discriminators "
+                              f"(the recipe has: {have})")
+        elif inputs == "parsing" and model.parser is None:
+            errors.append(f"losses.{name}: a parsing loss needs model.parser")
+    for key, spec in model.discriminators.items():
+        if spec.fake == "output" and spec.gradient == "hole":
+            errors.append(f"model.discriminators.{key}.gradient: 'hole' needs fake: composite "
+                          "(the raw output's gradient reaches every pixel; say gradient: all)")
+    for i, stage in enumerate(recipe.stages):
+        if stage.train == "parser":
+            if model.parser is None:
+                errors.append(f"stages.{i}: a parser stage needs model.parser")
+            if recipe.data.parsing is None:
+                errors.append(f"stages.{i}: a parser stage needs data.parsing (labelled faces, e.g. synthetic_faces)")
+        elif model.generator is None:
+            errors.append(f"stages.{i}: a generator stage needs model.generator")
+    return errors
+
+
 def dump(recipe: Recipe) -> str:
     """The resolved recipe as YAML (every parameter, defaults included)."""
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
@@ -340,7 +436,8 @@ def json_schema() -> dict[str, Any]:
         for entry in registry():
             if entry.kind != spec_cls.kind:
                 continue
-            extra = {"weight": (float, 1.0)} if spec_cls is LossSpec else {}
+            extra = {name: (field.annotation, field.default) for name, field in spec_cls.model_fields.items()
+                     if name != "type"}  # keys the trainer reads: a loss's weight, a discriminator's view
             model = create_model(
                 f"{entry.kind}.{entry.name}",
                 __base__=params_model(entry.factory),

@@ -14,6 +14,7 @@ import re
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -23,11 +24,13 @@ from gfc_kit.errors import RecipeError, RegistrationError, UnknownComponent
 KINDS = (
     "generator",
     "discriminator",
+    "view",
     "parser",
     "mask_sampler",
     "loss",
     "dataset",
     "aligner",
+    "blender",
     "metric",
     "completer",
 )
@@ -44,6 +47,15 @@ class Param:
     type: str
     default: Any
     required: bool
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model folder (``model.json`` + weights) that ``--model NAME`` and ``Completer.pretrained`` find."""
+
+    name: str
+    folder: Path
+    source: str
 
 
 @dataclass(frozen=True)
@@ -71,13 +83,19 @@ class Entry:
 
 
 class Registry:
-    """Name → factory, per kind. Duplicates are errors; nothing is ever silently replaced."""
+    """Name → factory, per kind, and name → model folder. Nothing is ever silently replaced: a name
+    registered twice is a clash, reported naming both plugins when that name is used (and by
+    ``gfc-kit plugins``), while every other component keeps working."""
 
     KINDS = KINDS
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
+        self._models: dict[str, ModelEntry] = {}
+        self._clashes: dict[tuple[str, str], list[str]] = {}
         self._source = "unknown"
+        self.problems: list[str] = []
+        """Plugin problems found while this registry was filled (set by :mod:`gfc_kit.plugins`)."""
 
     def add(self, kind: str, name: str, factory: Callable[..., Any]) -> None:
         """Register ``factory`` as ``name`` for ``kind``; its annotated keyword parameters are the
@@ -89,15 +107,60 @@ class Registry:
             raise RegistrationError(f"{where}: names are lower snake_case")
         if not callable(factory):
             raise RegistrationError(f"{where}: the factory is not callable")
-        if (kind, name) in self._entries:
-            other = self._entries[kind, name].source
-            raise RegistrationError(
-                f"{kind} {name!r} is registered twice: by {other!r} and by {self._source!r}")
         try:
             params_model(factory)
         except TypeError as exc:
             raise RegistrationError(f"{where}: {exc}") from None
-        self._entries[kind, name] = Entry(kind, name, factory, self._source)
+        if kind == "loss":
+            _check_loss(factory, where)
+        if not self._clash(kind, name, self._entries):
+            self._entries[kind, name] = Entry(kind, name, factory, self._source)
+
+    def add_model(self, name: str, folder: str | Path) -> None:
+        """Register the model folder ``folder`` (``model.json`` + ``*.safetensors``, as ``gfc-kit
+        export`` writes) as ``name``, for ``--model NAME`` and ``Completer.pretrained(NAME)``."""
+        folder = Path(folder)
+        where = f"plugin {self._source!r} registering model {name!r}"
+        if not _NAME.match(name):
+            raise RegistrationError(f"{where}: names are lower snake_case")
+        if not (folder / "model.json").is_file():
+            raise RegistrationError(f"{where}: {folder} has no model.json")
+        if not self._clash("model", name, self._models):
+            self._models[name] = ModelEntry(name, folder, self._source)
+
+    def _clash(self, kind: str, name: str, table: dict) -> bool:
+        """Record a second registration of ``name`` as a clash (the name then works for neither)."""
+        key = (kind, name)
+        if key in self._clashes:
+            self._clashes[key].append(self._source)
+            return True
+        existing = table.get(name if kind == "model" else key)
+        if existing is None:
+            return False
+        self._clashes[key] = [existing.source, self._source]
+        del table[name if kind == "model" else key]
+        return True
+
+    def clashes(self) -> list[str]:
+        """One line per name that two plugins registered."""
+        return [f"{kind} {name!r} is registered twice: by {' and by '.join(repr(s) for s in sorted(sources))}; "
+                "uninstall one of them" for (kind, name), sources in sorted(self._clashes.items())]
+
+    def _raise_if_clashed(self, kind: str, name: str, where: str) -> None:
+        if (kind, name) in self._clashes:
+            prefix = f"{where}: " if where else ""
+            raise RegistrationError(prefix + self.clashes()[sorted(self._clashes).index((kind, name))])
+
+    def model(self, name: str, where: str = "") -> ModelEntry:
+        """The model folder registered as ``name``; an unknown one raises with close matches."""
+        self._raise_if_clashed("model", name, where)
+        try:
+            return self._models[name]
+        except KeyError:
+            raise UnknownComponent("model", name, self._models, where) from None
+
+    def models(self) -> list[ModelEntry]:
+        return [self._models[n] for n in sorted(self._models)]
 
     @contextlib.contextmanager
     def adding_as(self, source: str) -> Iterator[Registry]:
@@ -112,10 +175,14 @@ class Registry:
         """The entry for ``(kind, name)``; an unknown one raises with close matches."""
         if kind not in KINDS:
             raise UnknownComponent("kind", kind, KINDS, where)
+        self._raise_if_clashed(kind, name, where)
         try:
             return self._entries[kind, name]
         except KeyError:
-            raise UnknownComponent(kind, name, self.names(kind), where) from None
+            error = UnknownComponent(kind, name, self.names(kind), where)
+            if self.problems:  # the name may belong to a plugin that failed to load
+                error.args = (f"{error.args[0]} ({len(self.problems)} plugin problem(s): see gfc-kit plugins)",)
+            raise error from None
 
     def names(self, kind: str) -> list[str]:
         return sorted(n for k, n in self._entries if k == kind)
@@ -125,6 +192,32 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+LOSS_INPUTS = ("pixels", "adversarial", "parsing", "step")
+
+
+def loss_inputs(factory: Callable[..., Any]) -> str | None:
+    """What a loss factory's losses consume: its ``inputs`` attribute, or that of the class its
+    return annotation names (for a function factory)."""
+    inputs = getattr(factory, "inputs", None)
+    if inputs is None and not isinstance(factory, type):
+        try:
+            returned = inspect.signature(factory, eval_str=True).return_annotation
+        except (NameError, TypeError, ValueError):
+            return None
+        inputs = getattr(returned, "inputs", None)
+    return inputs
+
+
+def _check_loss(factory: Callable[..., Any], where: str) -> None:
+    inputs = loss_inputs(factory)
+    if inputs not in LOSS_INPUTS:
+        raise RegistrationError(f"{where}: a loss must declare what it consumes, as a class attribute "
+                                f"inputs = one of {', '.join(map(repr, LOSS_INPUTS))} (found {inputs!r})")
+    if inputs == "adversarial" and "discriminator" not in params_model(factory).model_fields:
+        raise RegistrationError(f"{where}: an adversarial loss needs a 'discriminator: str' parameter "
+                                "naming the discriminator it reads")
 
 
 @functools.cache

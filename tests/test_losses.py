@@ -84,7 +84,7 @@ def test_bce_generator_side_is_minus_log_sigmoid_averaged():
     """Non-saturating -log D(G(z)) on logits, averaged over the batch."""
     logits = [-2.0, 0.0, 1.5, 3.0]
     expected = sum(-math.log(sigmoid(x)) for x in logits) / len(logits)
-    loss = gfc_kit.create("loss", "bce_adversarial")
+    loss = gfc_kit.create("loss", "bce_adversarial", discriminator="local")
     assert loss.generator(torch.tensor(logits)).item() == pytest.approx(expected, rel=1e-6)
     assert loss.generator(torch.zeros(7)).item() == pytest.approx(math.log(2), rel=1e-6)
 
@@ -97,7 +97,7 @@ def test_bce_discriminator_side_scores_real_as_real_label_and_fake_as_zero(real_
         return -(target * math.log(sigmoid(x)) + (1 - target) * math.log(1 - sigmoid(x)))
 
     expected = sum(bce(x, real_label) for x in real) / 3 + sum(bce(x, 0.0) for x in fake) / 3
-    loss = gfc_kit.create("loss", "bce_adversarial", real_label=real_label)
+    loss = gfc_kit.create("loss", "bce_adversarial", discriminator="local", real_label=real_label)
     assert loss.discriminator(torch.tensor(real), torch.tensor(fake)).item() == pytest.approx(expected, rel=1e-6)
 
 

@@ -135,6 +135,8 @@ def test_stage_losses_must_be_defined(tmp_path, fresh_plugins):
     class L1:
         """A test loss."""
 
+        inputs = "pixels"
+
         def __init__(self, eps: float = 1e-12) -> None:
             self.eps = eps
 

@@ -33,11 +33,14 @@ def test_get_returns_what_was_added_with_its_source():
     assert entry.summary == "A square of a given size."
 
 
-def test_a_duplicate_names_both_sources():
+def test_a_duplicate_names_both_sources_when_used():
     registry = make("built-in")
-    with registry.adding_as("gfc-rings 0.2"), pytest.raises(
-            RegistrationError, match=r"registered twice: by 'built-in' and by 'gfc-rings 0.2'"):
+    with registry.adding_as("gfc-rings 0.2"):
         registry.add("mask_sampler", "square", Square)
+    with pytest.raises(RegistrationError, match=r"registered twice: by 'built-in' and by 'gfc-rings 0.2'"):
+        registry.get("mask_sampler", "square")
+    assert registry.clashes() == ["mask_sampler 'square' is registered twice: by 'built-in' and by 'gfc-rings 0.2'; "
+                                  "uninstall one of them"]
 
 
 @pytest.mark.parametrize(

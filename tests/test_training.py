@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import gfc_kit
 import torch
 from click.testing import CliRunner
 from PIL import Image, ImageOps
@@ -28,14 +30,15 @@ from gfc_kit import recipe as recipes
 from gfc_kit.cli import cli
 from gfc_kit.components import losses
 from gfc_kit.errors import GfcError
-from gfc_kit.interfaces import composite, fill_hole
+from gfc_kit.components.views import hole_boxes
+from gfc_kit.interfaces import composite, generator_input
 from gfc_kit.photos import hole_for
 from gfc_kit.training.batches import step_generator
-from gfc_kit.training.trainer import NonFiniteLoss, Trainer, _hole_boxes
+from gfc_kit.training.trainer import NonFiniteLoss, Trainer
 from tiny_recipe import write_recipe
 
 STAGES = ("parser", "reconstruction", "local", "global")
-NETWORKS = ("generator", "local_discriminator", "global_discriminator", "parser")
+NETWORKS = ("generator", "discriminator.local", "discriminator.global", "parser")
 
 
 def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -65,28 +68,30 @@ def finish(process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
 
 
 # ------------------------------------------------------------------------------ gradient routing
-@pytest.mark.parametrize(("role", "global_input", "reaches_known_pixels"), [
-    ("local_adversarial", "output", False),
-    ("parsing", "output", False),
-    ("global_adversarial", "output", True),
-    ("global_adversarial", "composite", False),
-    ("reconstruction", "output", True),
+@pytest.mark.parametrize(("role", "overrides", "reaches_known_pixels"), [
+    ("local_adversarial", [], False),
+    ("parsing", [], False),
+    ("global_adversarial", [], True),  # the paper: the composite, its gradient passed to every pixel
+    ("global_adversarial", ["model.discriminators.global.gradient=hole"], False),
+    ("global_adversarial", ["model.discriminators.global.fake=output", "model.discriminators.global.gradient=all"],
+     True),
+    ("reconstruction", [], True),
 ])
-def test_each_generator_term_sends_gradient_where_the_paper_does(tmp_path, role, global_input, reaches_known_pixels):
+def test_each_generator_term_sends_gradient_where_the_paper_does(tmp_path, role, overrides, reaches_known_pixels):
     """DESIGN.md section 7: the local-adversarial and parsing terms reach the generator output only
-    inside the hole; the global one everywhere (``global_input: output``), or only inside the hole
-    when it judges the composite; the reconstruction loss (region ``all``) everywhere. The holes
-    (12×12) are smaller than the local patch (16×16), so the patch holds known pixels too."""
-    recipe = recipes.load(write_recipe(tmp_path), [f"train.global_input={global_input}", "masks.train.size=12"])
+    inside the hole; the global one everywhere (the composite passed straight through, as
+    gradstack.m does), or only inside the hole with ``gradient: hole``; the reconstruction loss
+    (region ``all``) everywhere. The holes (12×12) are smaller than the local patch (16×16), so
+    the patch holds known pixels too."""
+    recipe = recipes.load(write_recipe(tmp_path), [*overrides, "masks.train.size=12"])
     trainer = Trainer(recipe, tmp_path / "run")
-    trainer._set_modes(recipe.stages[-1])
-    data = trainer._dataset("train")
+    trainer.enter_stage(recipe.stages[-1])
+    data = trainer.datasets["train"]
     batch = default_collate([data[i] for i in range(4)])
     image, rng = batch["image"], step_generator(0, 1)
     mask = trainer.sampler(batch, rng)
-    output = trainer.generator(fill_hole(image, mask, "noise", rng)).detach().requires_grad_()
-    boxes = _hole_boxes(mask, trainer._patch_size())
-    trainer._generator_term(role, image, output, composite(output, image, mask), mask, boxes).backward()
+    output = trainer.generator(generator_input(image, mask, "noise", rng)).detach().requires_grad_()
+    trainer.loss_value(role, trainer.step_context(batch, mask, output)).backward()
     grad = output.grad.abs().sum(1, keepdim=True)  # N×1×H×W
     hole, known = mask > 0, mask == 0
     assert ((grad * hole).flatten(1).sum(1) > 0).all(), "no gradient inside some image's hole"
@@ -98,12 +103,59 @@ def test_each_generator_term_sends_gradient_where_the_paper_does(tmp_path, role,
         assert (grad[known] == 0).all()
 
 
+def test_the_paper_global_discriminator_judges_exactly_the_composite_in_both_steps(tmp_path):
+    """GFC_Gen_input_of_D1.m: the global discriminator sees the generated hole pasted into the real
+    image, in the discriminator step (after the real images) and in the generator step, and its
+    gradient reaches output pixels outside the hole (gradstack.m)."""
+    recipe = recipes.load(write_recipe(tmp_path))
+    trainer = Trainer(recipe, tmp_path / "run")
+    stage = recipe.stages[-1]
+    trainer.enter_stage(stage)
+    batch = default_collate([trainer.datasets["train"][i] for i in range(3)])
+    seen, outputs = [], []
+    trainer.modules["discriminator.global"].register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+
+    def keep(module, args, out):
+        outputs.append(out)
+        out.register_hook(outputs.append)  # the gradient reaching the output
+
+    trainer.generator.register_forward_hook(keep)
+    mask = trainer.sampler(batch, step_generator(0, 1))
+    trainer.generator_step(batch, stage, step_generator(0, 1))
+    output, gradient = outputs[0].detach(), outputs[1]
+    comp = composite(output, batch["image"], mask)
+    d_step, g_step = seen
+    assert torch.equal(d_step, torch.cat([batch["image"], comp]))
+    assert torch.equal(g_step.detach(), comp)
+    known = (mask == 0).expand_as(gradient)
+    assert gradient[known].abs().sum() > 0
+
+
+def test_the_hole_view_sees_the_whole_hole_whatever_its_size():
+    """A hole larger than the local discriminator's patch is seen whole (resampled); one of the
+    patch's size is its exact pixels, as the paper's 64×64 crop."""
+    views = create("view", "hole")
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    image[0] = -1
+    image[0, :, 27, 21] = image[0, :, 4, 2] = 1  # markers at the big hole's far corners
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[0, :, 4:28, 2:22] = 1  # 24×20: bigger than the 16×16 patch
+    mask[1, :, 8:24, 10:26] = 1  # exactly 16×16
+    boxes = hole_boxes(mask, 16)
+    assert boxes[0, 1:].tolist() == [0.0, 4.0, 24.0, 28.0]  # a 24-pixel square holding rows 4-27, cols 2-21
+    seen = views(image, mask, 16)
+    assert seen.shape == (2, 3, 16, 16)
+    assert torch.equal(seen[1], image[1, :, 8:24, 10:26])
+    corners = seen[0, 0] > -1
+    assert corners[:2, :3].any() and corners[-2:, -3:].any()  # both corners of the hole are in view
+
+
 # ------------------------------------------------------------------------------ what a step trains
 @pytest.mark.parametrize(("stage", "trained"), [
     (0, {"parser"}),
     (1, {"generator"}),
-    (2, {"generator", "local_discriminator"}),
-    (3, {"generator", "local_discriminator", "global_discriminator"}),
+    (2, {"generator", "discriminator.local"}),
+    (3, {"generator", "discriminator.local", "discriminator.global"}),
 ])
 def test_one_step_of_each_stage_changes_only_what_it_trains(tmp_path, stage, trained):
     """The parser stage trains the parser alone; generator stages never touch the parser, and a
@@ -111,12 +163,11 @@ def test_one_step_of_each_stage_changes_only_what_it_trains(tmp_path, stage, tra
     recipe = recipes.load(write_recipe(tmp_path))
     trainer = Trainer(recipe, tmp_path / "run")
     spec = recipe.stages[stage]
-    trainer._set_modes(spec)
-    data = trainer._dataset("parsing" if spec.train == "parser" else "train")
+    trainer.enter_stage(spec)
+    data = trainer.datasets["parsing" if spec.train == "parser" else "train"]
     batch = default_collate([data[i] for i in range(2)])
     before = {name: weights(trainer.modules[name]) for name in NETWORKS}
-    step = trainer._parser_step if spec.train == "parser" else trainer._gan_step
-    values = step(batch, spec, step_generator(0, 1))
+    values = trainer.step(batch, spec, step_generator(0, 1))
     assert {name for name in NETWORKS if changed(before[name], trainer.modules[name])} == trained
     expected = {"parser"} if spec.train == "parser" else {*spec.losses, "total"} | (
         {"discriminator"} if "local_adversarial" in spec.losses else set())
@@ -130,13 +181,13 @@ def test_a_stage_lr_holds_for_that_stage_only(tmp_path, monkeypatch):
     recipe = recipes.load(write_recipe(tmp_path, steps=1), ["stages.2.lr=3.0e-5", "stages.0.lr=0.5"])
     trainer = Trainer(recipe, tmp_path / "run")
     seen = []
-    step = trainer._gan_step
+    step = trainer.generator_step
 
     def recording(batch, stage, rng):
         seen.append((stage.name, trainer.optimizers["generator"].param_groups[0]["lr"]))
         return step(batch, stage, rng)
 
-    monkeypatch.setattr(trainer, "_gan_step", recording)
+    monkeypatch.setattr(trainer, "generator_step", recording)
     trainer.run()
     assert seen == [("reconstruction", 1e-4), ("local", 3e-5), ("global", 1e-4)]
     assert trainer.optimizers["parser"].param_groups[0]["lr"] == 0.5
@@ -150,9 +201,9 @@ def test_channels_last_trains_the_same_weights_in_nhwc_memory(tmp_path):
         conv = next(p for p in trainer.modules["generator"].parameters() if p.dim() == 4)
         assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last
         spec = recipe.stages[3]
-        trainer._set_modes(spec)
-        batch = default_collate([trainer._dataset("train")[i] for i in range(2)])
-        trainer._gan_step(batch, spec, step_generator(0, 1))
+        trainer.enter_stage(spec)
+        batch = default_collate([trainer.datasets["train"][i] for i in range(2)])
+        trainer.step(batch, spec, step_generator(0, 1))
         results[channels_last] = weights(trainer.modules["generator"])
     assert all(torch.allclose(results[True][k], results[False][k], atol=1e-5) for k in results[True])
 
@@ -181,7 +232,7 @@ def test_a_finished_run_folder_has_everything(tiny_run):
     last = json.loads((tiny_run / "checkpoints" / "last.json").read_text())
     assert (last["stage"], last["step"], last["global_step"]) == (3, 2, 8)
     checkpoint = load_file(str(tiny_run / "checkpoints" / last["weights"]))
-    assert {key.split(".")[1] for key in checkpoint if key.startswith("model.")} == set(NETWORKS)
+    assert {n for n in NETWORKS if any(key.startswith(f"model.{n}.") for key in checkpoint)} == set(NETWORKS)
     assert {key.split(".")[1] for key in checkpoint if key.startswith("optim.")} == {
         "generator", "discriminator", "parser"}
     generator = load_file(str(tiny_run / "generator.safetensors"))
@@ -315,7 +366,7 @@ def test_a_nan_loss_stops_the_run_naming_stage_and_step_without_applying_it(tmp_
     assert all(torch.isfinite(v).all() for v in saved.values())
     assert all_equal(saved, before)
     last = json.loads((run / "checkpoints" / "last.json").read_text())
-    assert (last["stage"], last["step"], last["weights"]) == (1, 1, "checkpoint-nonfinite.safetensors")
+    assert (last["stage"], last["step"], last["weights"]) == (1, 1, "checkpoint-00000003.safetensors")  # resume point
 
 
 # ------------------------------------------------------------------------------ smoke and DDP
@@ -371,7 +422,7 @@ def test_ddp_with_two_cpu_processes_keeps_the_ranks_in_step(tmp_path):
                 log=tmp_path / "ddp.log")
     finish(ddp, tmp_path / "ddp.log", timeout=150)
     rank0, rank1 = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
-    assert {key.split(".")[0] for key in rank0} == set(NETWORKS)
+    assert {n for n in NETWORKS if any(key.startswith(f"{n}.") for key in rank0)} == set(NETWORKS)
     assert all_equal(rank0, rank1)
     generator = load_file(str(run / "generator.safetensors"))
     assert all(torch.equal(v, rank0[f"generator.{k}"]) for k, v in generator.items())
@@ -503,23 +554,26 @@ def test_complete_needs_a_run_or_a_checkpoint(tmp_path):
     assert result.output == "error: give one of --run RUN_DIR, --checkpoint FILE or --model NAME\n"
 
 
-def test_pretrained_models_load_by_name_from_the_package(tiny_run, tmp_path, monkeypatch):
+def test_models_registered_by_a_plugin_load_by_name(tiny_run, tmp_path, fresh_plugins):
     from gfc_kit import completion
 
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "tiny_faces").symlink_to(tiny_run)
-    monkeypatch.setattr(completion, "MODELS_DIR", models)
-    assert completion.pretrained_models() == {"tiny_faces": models / "tiny_faces"}
+    class ShipsAModel:
+        @gfc_kit.hookimpl
+        def gfc_register(self, registry):
+            registry.add_model("tiny_faces", tiny_run)
+
+    fresh_plugins.register(ShipsAModel(), "tiny_models")
+    assert completion.pretrained_models()["tiny_faces"] == tiny_run
     assert Completer.pretrained("tiny_faces").image_size == 32
     photo = synthetic_photo(tmp_path / "in")
     result = complete("--model", "tiny_faces", "--input", str(photo), "--region", "O3", "--output", str(tmp_path / "o"))
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "o" / photo.with_suffix(".png").name).size == Image.open(photo).size
     result = complete("--model", "nope", "--input", str(photo), "--region", "O3", "--output", str(tmp_path / "o"))
-    assert result.exit_code == 2 and "no pretrained model 'nope'; shipped: tiny_faces" in result.output
-    listing = CliRunner().invoke(cli, ["models"])
-    assert listing.exit_code == 0 and listing.output.startswith("tiny_faces  32×32  generator + parser, fp32 ")
+    assert result.exit_code == 2 and "unknown model 'nope'" in result.output
+    listing = CliRunner().invoke(cli, ["models"]).output.splitlines()
+    assert any(line.startswith("tiny_faces  32×32  generator + parser, fp32 ") and "from tiny_models" in line
+               for line in listing), listing
 
 
 def test_a_run_without_a_parser_stage_exports_no_untrained_parser(tmp_path):

@@ -30,8 +30,9 @@ def write_recipe(folder: Path, steps: int = 2, **train: int) -> Path:
           train: {{type: random_square, size: 16}}
         model:
           generator: {{width: 0.125, bottleneck: 64}}
-          local_discriminator: {{patch_size: 16, width: 0.125}}
-          global_discriminator: {{width: 0.125}}
+          discriminators:
+            local: {{patch_size: 16, width: 0.125}}
+            global: {{width: 0.125}}
           parser: {{width: 0.125}}
         stages:
           - {{name: parser, train: parser, steps: {steps}}}

@@ -2,24 +2,28 @@
 batch** (Caffe's convention), so the weights 300 / 300 / 0.05 of DESIGN.md section 7 keep the
 balance they had there.
 
-Three shapes of loss, by the role the recipe gives them (``losses.<role>``):
+Each loss class says what it consumes in its ``inputs`` attribute, and the trainer routes on that
+(never on the recipe key it sits under):
 
-- pixel losses (``reconstruction`` and any role the trainer does not know otherwise):
-  ``loss(output, target, mask) -> scalar``;
-- adversarial losses (``local_adversarial``, ``global_adversarial``): ``loss.generator(fake)`` and
-  ``loss.discriminator(real, fake)`` on discriminator logits;
-- the parsing loss (``parsing``): ``loss(logits, labels) -> scalar``.
+- ``pixels``: ``loss(output, target, mask) -> scalar``;
+- ``adversarial``: ``loss.generator(fake_logits)`` and ``loss.discriminator(real_logits,
+  fake_logits)`` on the logits of the discriminator its ``discriminator`` parameter names;
+- ``parsing``: ``loss(logits, labels) -> scalar``, the parser's logits on the composite against
+  its labels of the original;
+- ``step``: ``loss(context) -> scalar`` with a :class:`gfc_kit.interfaces.StepContext` (image,
+  mask, output, composite, discriminators, parser), e.g. a loss on the composite.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 
 from gfc_kit.hookspecs import hookimpl
+from gfc_kit.interfaces import LossInputs
 
 Region = Literal["all", "hole", "known"]
 
@@ -38,6 +42,8 @@ def _weight(mask: torch.Tensor | None, region: Region) -> torch.Tensor | float:
 class CharbonnierL1:
     """Charbonnier L1, sqrt((x - y)^2 + eps), the released code's reconstruction loss."""
 
+    inputs: ClassVar[LossInputs] = "pixels"
+
     def __init__(self, eps: Annotated[float, Field(gt=0)] = 1e-12, region: Region = "all") -> None:
         """:param region: pixels that count: ``all`` (the released code: the whole output), the
         ``hole`` or the ``known`` part."""
@@ -52,6 +58,8 @@ class CharbonnierL1:
 class L2:
     """Squared error / 2, Caffe's EuclideanLoss (the paper text's reconstruction loss)."""
 
+    inputs: ClassVar[LossInputs] = "pixels"
+
     def __init__(self, region: Region = "all") -> None:
         self.region = region
 
@@ -62,8 +70,12 @@ class L2:
 class BCEAdversarial:
     """Binary cross-entropy GAN loss on logits; the generator side is non-saturating, -log D(G)."""
 
-    def __init__(self, real_label: Annotated[float, Field(gt=0, le=1)] = 1.0) -> None:
-        """:param real_label: the target for real images (1; below 1 is one-sided label smoothing)."""
+    inputs: ClassVar[LossInputs] = "adversarial"
+
+    def __init__(self, discriminator: str, real_label: Annotated[float, Field(gt=0, le=1)] = 1.0) -> None:
+        """:param discriminator: the key in ``model.discriminators`` whose logits this loss reads.
+        :param real_label: the target for real images (1; below 1 is one-sided label smoothing)."""
+        self.discriminator_name = discriminator
         self.real_label = real_label
 
     def generator(self, fake: torch.Tensor) -> torch.Tensor:
@@ -76,6 +88,8 @@ class BCEAdversarial:
 
 class ParsingCrossEntropy:
     """Pixel-wise softmax cross-entropy between parser logits and labels (the semantic regulariser)."""
+
+    inputs: ClassVar[LossInputs] = "parsing"
 
     def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return _per_image_sum(F.cross_entropy(logits, labels, reduction="none"))

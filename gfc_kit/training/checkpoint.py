@@ -47,30 +47,46 @@ def state_tensors(modules: dict[str, torch.nn.Module], optimizers: dict[str, tor
 
 
 def save(folder: Path, tag: str, modules: dict[str, torch.nn.Module],
-         optimizers: dict[str, torch.optim.Optimizer], run_state: dict[str, Any], keep: int = 2) -> Path:
-    """Write checkpoint ``tag`` and point ``last.json`` at it; keep the newest ``keep`` checkpoints."""
+         optimizers: dict[str, torch.optim.Optimizer], run_state: dict[str, Any], keep: int = 2,
+         scalers: dict[str, torch.amp.GradScaler] | None = None, resume_point: bool = True) -> Path:
+    """Write checkpoint ``tag`` (weights, optimiser and fp16 loss-scaler state) and, if it is a
+    ``resume_point``, point ``last.json`` at it; keep the newest ``keep`` regular checkpoints."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors, meta = state_tensors(modules, optimizers)
     weights = folder / f"checkpoint-{tag}.safetensors"
     write_atomic(weights, lambda tmp: save_file(tensors, str(tmp)))
-    record = {**run_state, "weights": weights.name, "optimizers": meta["optimizers"]}
+    if not resume_point:
+        return weights
+    record = {**run_state, "weights": weights.name, "optimizers": meta["optimizers"],
+              "scalers": {name: s.state_dict() for name, s in (scalers or {}).items() if s.is_enabled()}}
     write_atomic(folder / LAST, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
-    for old in sorted(folder.glob("checkpoint-*.safetensors"))[:-keep]:
+    for old in sorted(folder.glob("checkpoint-[0-9]*.safetensors"))[:-keep]:
         old.unlink()
     return weights
 
 
-def load(folder: Path, modules: dict[str, torch.nn.Module],
-         optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
-    """Restore modules and optimisers from ``folder``'s last checkpoint; return its run state."""
+def load(folder: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+         scalers: dict[str, torch.amp.GradScaler] | None = None) -> dict[str, Any]:
+    """Restore modules, optimisers and loss scalers from ``folder``'s last checkpoint; return its run state."""
     record_path = folder / LAST
     if not record_path.is_file():
         raise GfcError(f"{folder}: no checkpoint to resume from (no {LAST})")
-    record = json.loads(record_path.read_text())
-    tensors = load_file(str(folder / record["weights"]))
+    try:
+        record = json.loads(record_path.read_text())
+        weights_name = record["weights"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GfcError(f"{record_path}: not a gfc-kit checkpoint record ({type(exc).__name__}: {exc})") from None
+    tensors = read_safetensors(folder / weights_name)
     for name, module in modules.items():
         prefix = f"model.{name}."
-        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        try:
+            module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        except RuntimeError as exc:
+            raise GfcError(f"{folder / weights_name}: the {name} weights do not fit the recipe's network: "
+                           f"{str(exc).strip().splitlines()[0]}") from None
+    for name, state in record.get("scalers", {}).items():
+        if scalers and name in scalers and scalers[name].is_enabled():
+            scalers[name].load_state_dict(state)
     for name, optimizer in optimizers.items():
         prefix = f"optim.{name}."
         state: dict[int, dict[str, torch.Tensor]] = {}
@@ -93,12 +109,23 @@ def _match_memory_format(optimizer: torch.optim.Optimizer) -> None:
                     optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a missing, empty, truncated or foreign file is a
+    one-line :class:`GfcError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise GfcError(f"{path}: no such weights file")
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own SafetensorError, OSError or ValueError
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GfcError(f"{path}: not a readable safetensors file ({detail})") from None
+
+
 def load_weights(path: Path, name: str) -> dict[str, torch.Tensor]:
     """The state dict of module ``name`` from a training checkpoint, or a run's exported
     ``<name>.safetensors`` (which holds that module alone)."""
-    if not path.is_file():
-        raise GfcError(f"{path}: no such checkpoint file")
-    tensors = load_file(str(path))
+    tensors = read_safetensors(path)
     if not any(k.startswith("model.") for k in tensors):
         return tensors
     prefix = f"model.{name}."

@@ -134,6 +134,29 @@ class FileDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def check(self) -> int:
+        """Leave out the files whose image header cannot be read, before a run starts (a
+        truncated body is still caught, and skipped, when the file is decoded); return how many.
+        Every file unreadable is a :class:`DataError` naming the folder."""
+        from PIL import Image
+
+        readable = []
+        for path in self.files:
+            try:
+                with Image.open(path) as image:
+                    image.size  # noqa: B018 (the header is parsed on open; size proves it)
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                self._skip(path, exc)
+                continue
+            readable.append(path)
+        if not readable:
+            folders = sorted({str(p.parent) for p in self.files})
+            raise DataError(f"{', '.join(folders[:3])}: none of the {len(self.files)} image files could be read "
+                            f"(first: {self.files[0].name})")
+        dropped = len(self.files) - len(readable)
+        self.files = readable
+        return dropped
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")

@@ -102,6 +102,7 @@ class GFCGenerator(nn.Module):
         super().__init__()
         levels = LAYOUTS[extra_block]
         self.image_size = image_size
+        self.mask_channel = mask_channel
         self.encoder = PoolingEncoder(4 if mask_channel else 3, levels, width)
         side = image_size // 2 ** len(levels)
         self.code_shape = (self.encoder.out_channels, side, side)
