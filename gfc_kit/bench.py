@@ -39,6 +39,33 @@ def peak_rss_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
+def cpu_flags() -> set[str] | None:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``), or ``None`` where they cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return {flag for line in text.splitlines() if line.startswith(("flags", "Features"))
+            for flag in line.split(":", 1)[1].split()}
+
+
+def bf16_unaccelerated(device: torch.device) -> str:
+    """Why bf16 would not be faster than fp32 on ``device``, or ``""`` if it may be.
+
+    A CPU without bf16 instructions (x86 ``avx512_bf16`` or ``amx_bf16``, Arm ``bf16``) emulates
+    bf16 matmuls and convolutions through fp32 with conversions: on two AVX2 machines here every
+    bf16 path ran 2.6-6x slower than fp32, so timing it only spends minutes."""
+    if device.type == "cuda":
+        return "" if torch.cuda.is_bf16_supported() else "not timed: this GPU has no bf16 support"
+    if device.type != "cpu":
+        return ""
+    flags = cpu_flags()
+    if flags is None or flags & {"avx512_bf16", "amx_bf16", "bf16"}:
+        return ""
+    return (f"not timed: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bf16 instructions "
+            "(avx512_bf16, amx_bf16); bf16 is emulated here, slower than fp32")
+
+
 def timed(fn: Callable[[], Any], repeats: int, warmup: int) -> float:
     """Median seconds per call of ``fn`` after ``warmup`` untimed calls."""
     for _ in range(warmup):
@@ -167,6 +194,9 @@ class Bench:
         for batch in batch_sizes:
             x = torch.rand(batch, 3, size, size, device=self.trainer.rt.device) * 2 - 1
             for path, run in self._paths(generator, x):
+                if isinstance(run, str):  # a path this machine cannot accelerate: said, not timed
+                    rows.append({"path": path, "batch": batch, "ms_per_image": None, "note": run})
+                    continue
                 try:
                     seconds = timed(run, self.repeats, self.warmup)
                 except Exception as exc:  # a path that does not work here (e.g. no compiler) is reported, not fatal
@@ -181,9 +211,10 @@ class Bench:
         generator.to(memory_format=torch.channels_last if self.recipe.train.channels_last else torch.contiguous_format)
         return rows
 
-    def _paths(self, generator: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[str, Callable[[], Any]]]:
+    def _paths(self, generator: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[str, Callable[[], Any] | str]]:
+        """Each execution path with the call that times it, or with the reason it is not timed."""
         device = x.device.type
-        bf16 = device == "cpu" or torch.cuda.is_bf16_supported()
+        why_not = bf16_unaccelerated(x.device)
 
         def call(model: Callable, inp: torch.Tensor, autocast: bool = False) -> Callable[[], Any]:
             def run() -> Any:
@@ -197,13 +228,11 @@ class Bench:
         generator.to(memory_format=torch.channels_last)
         cl = x.contiguous(memory_format=torch.channels_last)
         yield "channels_last", call(generator, cl)
-        if bf16:
-            yield "channels_last + bf16", call(generator, cl, autocast=True)
+        yield "channels_last + bf16", why_not or call(generator, cl, autocast=True)
         if self.compiled:
             compiled = torch.compile(generator)
             yield "compiled + channels_last", call(compiled, cl)
-            if bf16:
-                yield "compiled + channels_last + bf16", call(compiled, cl, autocast=True)
+            yield "compiled + channels_last + bf16", why_not or call(compiled, cl, autocast=True)
 
     # ---------------------------------------------------------------- data
     def data_loader(self, batches: int = 20) -> dict[str, Any]:

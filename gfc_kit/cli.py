@@ -82,8 +82,11 @@ def complete(run_dir: Path | None, checkpoint: Path | None, model: str | None, i
         raise GfcError("give one of --run RUN_DIR, --checkpoint FILE or --model NAME")
     if sum(x is not None for x in (mask_file, box, region)) != 1:
         raise GfcError("give exactly one hole: --mask FILE, --box x,y,w,h or --region O1..O6")
-    completer = (Completer.from_run(run_dir) if run_dir else Completer.from_checkpoint(checkpoint) if checkpoint
-                 else Completer.pretrained(model))
+    if model is not None:
+        from gfc_kit.plugins import registry
+
+        run_dir = registry().model(model, "--model").folder  # what Completer.pretrained loads, named in errors
+    completer = Completer.from_run(run_dir) if run_dir else Completer.from_checkpoint(checkpoint)
     for written in complete_files(completer, inputs, output, mask_file=mask_file, polarity=mask_polarity,
                                   box=box, region=region, crop=crop, panel=panel):
         click.echo(f"wrote {written}")

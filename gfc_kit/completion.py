@@ -43,7 +43,7 @@ class Completer:
     def from_run(cls, run: str | Path, device: str = "cpu") -> Completer:
         """The generator a finished ``gfc-kit run`` exported (``model.json`` + ``generator.safetensors``)."""
         run = Path(run)
-        return cls._load(read_model_json(run), run / "generator.safetensors", "", device)
+        return cls._load(read_model_json(run), run / "generator.safetensors", "", device, run / "model.json")
 
     @classmethod
     def pretrained(cls, name: str, device: str = "cpu") -> Completer:
@@ -66,18 +66,22 @@ class Completer:
         loaded = recipes.load(recipe_file)
         meta = {"generator": loaded.model.generator.model_dump(mode="json"), "image_size": loaded.image_size,
                 "hole_fill": loaded.train.hole_fill}
-        return cls._load(meta, path, "model.generator.", device)
+        return cls._load(meta, path, "model.generator.", device, recipe_file)
 
     @classmethod
-    def _load(cls, meta: dict[str, Any], weights: Path, prefix: str, device: str) -> Completer:
-        from gfc_kit.training.checkpoint import read_safetensors
+    def _load(cls, meta: dict[str, Any], weights: Path, prefix: str, device: str, source: Path) -> Completer:
+        """The generator ``meta`` describes (as read from ``source``) with the weights in ``weights``."""
+        from gfc_kit.training.checkpoint import mismatch, read_safetensors
 
-        generator = build("generator", meta["generator"], ("generator",), image_size=meta["image_size"])
+        try:
+            generator = build("generator", meta["generator"], ("generator",), image_size=meta["image_size"])
+        except GfcError as exc:  # e.g. an edited model.json: name the file as well as the key
+            raise GfcError("\n".join(f"{source}: {line}" for line in str(exc).splitlines())) from None
         state = {k[len(prefix):]: v for k, v in read_safetensors(weights).items() if k.startswith(prefix)}
         try:
             generator.load_state_dict(state)
         except RuntimeError as exc:
-            raise GfcError(f"{weights}: the weights do not fit the generator: {str(exc).splitlines()[0]}") from None
+            raise GfcError(f"{weights}: the weights do not fit the generator: {mismatch(exc)}") from None
         return cls(generator, meta["image_size"], meta.get("hole_fill", "noise"), device=device)
 
     def __call__(self, image: Any, mask: Any) -> Any:
@@ -147,6 +151,8 @@ def pretrained_models() -> dict[str, Path]:
 def read_model_json(folder: Path) -> dict[str, Any]:
     """A model folder's (or finished run's) ``model.json``, checked; problems name the file."""
     path = Path(folder) / "model.json"
+    if not Path(folder).is_dir():
+        raise GfcError(f"{folder}: not a finished run or model folder (no such folder)")
     if not path.is_file():
         raise GfcError(f"{folder}: not a finished run or model folder (no model.json); train it with "
                        "gfc-kit run, or use --checkpoint with one of its checkpoints")
@@ -218,6 +224,8 @@ def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp
 
     run, output = Path(run), Path(output)
     meta = read_model_json(run)
+    if output.exists() and not output.is_dir():
+        raise GfcError(f"--output {output}: is a file, not a folder; choose another")
     cast = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     output.mkdir(parents=True, exist_ok=True)
     written = []

@@ -38,6 +38,8 @@ PALETTE = torch.tensor(
 def list_images(root: Path, pattern: str = "*", recursive: bool = True) -> list[Path]:
     """Image files under ``root`` whose names match ``pattern``, sorted; a missing folder or no
     match is a :class:`DataError` naming the folder."""
+    if root.is_file():
+        raise DataError(f"{root}: is a file, not a folder of images")
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
     candidates = root.rglob(pattern) if recursive else root.glob(pattern)

@@ -24,7 +24,12 @@ def hole_for(photo: Image.Image, mask_file: Path | None = None, polarity: str = 
                 mask = opened.convert("L").resize(photo.size, Image.NEAREST)
         except OSError as exc:
             raise GfcError(f"--mask {mask_file}: cannot read: {exc}") from None
-        return ImageOps.invert(mask) if polarity == "black_hole" else mask
+        mask = ImageOps.invert(mask) if polarity == "black_hole" else mask
+        if mask.getextrema()[1] < 128:
+            colour, other = ("black", "white_hole") if polarity == "black_hole" else ("white", "black_hole")
+            raise GfcError(f"--mask {mask_file}: has no hole pixel ({colour} marks the hole); draw the hole, "
+                           f"or give --mask-polarity {other}")
+        return mask
     hole = np.zeros((height, width), dtype=np.uint8)
     if box is not None:
         try:
@@ -45,6 +50,10 @@ def hole_for(photo: Image.Image, mask_file: Path | None = None, polarity: str = 
 def complete_files(completer: Completer, inputs: Path, output: Path, crop: Crop = "auto", panel: bool = False,
                    **hole: object) -> Iterator[Path]:
     """Complete each image of ``inputs`` (a file or folder) into ``output``; yield the files written."""
+    if not inputs.exists():
+        raise GfcError(f"--input {inputs}: no such file or folder")
+    if output.exists() and not output.is_dir():
+        raise GfcError(f"--output {output}: is a file, not a folder; choose another")
     files = [inputs] if inputs.is_file() else list_images(inputs)
     output.mkdir(parents=True, exist_ok=True)
     for path in files:

@@ -199,6 +199,8 @@ def find(recipe: str | Path) -> Path:
     path = Path(recipe)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise GfcError(f"{recipe}: is a folder, not a recipe file; give a .yaml file")
     name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
     for folder in (PACKAGED_RECIPES, SOURCE_RECIPES):
         if len(path.parts) == 1 and (folder / name).is_file():
@@ -222,8 +224,12 @@ def read(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if base is None:
         return data
     base_path = (path.parent / str(base)).resolve()
+    if not base_path.is_file() and len(Path(str(base)).parts) == 1 and str(base) in builtin_recipes() + [
+            f"{name}.yaml" for name in builtin_recipes()]:
+        base_path = find(str(base)).resolve()  # a built-in recipe by name (how a plugin's recipe builds on ours)
     if not base_path.is_file():
-        raise GfcError(f"{path}: base: {base} not found (looked for {base_path})")
+        raise GfcError(f"{path}: base: {base} not found (looked for {base_path}; built-in recipes: "
+                       f"{', '.join(builtin_recipes())})")
     seen = (*_seen, path.resolve())
     if base_path in seen:
         raise GfcError(f"{path}: base: {base} makes a cycle ({' -> '.join(p.name for p in (*seen, base_path))})")
@@ -235,10 +241,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise GfcError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise GfcError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a recipe is YAML text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise GfcError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        raise GfcError(f"{path}: the recipe is empty; it needs at least name, data and masks (see docs/recipes.md)")
     if not isinstance(data, dict):
         raise GfcError(f"{path}: a recipe must be a mapping of keys, got {type(data).__name__}")
     return data
@@ -302,7 +312,8 @@ def apply_override(data: dict[str, Any], override: str) -> None:
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise GfcError(f"--set {override}: the value is not valid YAML: {exc}") from None
+        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+        raise GfcError(f"--set {override}: the value is not valid YAML: {problem}; quote it as a string") from None
     parts = key.strip().split(".")
     node: Any = data
     for depth, part in enumerate(parts):

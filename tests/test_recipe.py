@@ -177,3 +177,22 @@ def test_schema_lists_each_component_with_its_parameters():
     variants = schema["$defs"]["MaskSamplerSpec"]["oneOf"]
     square = next(v for v in variants if v["properties"]["type"]["const"] == "random_square")
     assert "size" in square["properties"] and square["additionalProperties"] is False
+
+
+def test_a_gfc_kit_0_1_recipe_is_read_in_todays_shape(tmp_path, caplog):
+    """model.local_discriminator / global_discriminator and train.global_input become named
+    discriminators with views (the rename keeps a warning shim)."""
+    path = write(tmp_path, "old.yaml", f"""
+base: {recipes.find("gfc_cvpr17").resolve()}
+name: old
+model:
+  local_discriminator: {{type: gfc_local_discriminator, patch_size: 32}}
+  global_discriminator: {{type: gfc_global_discriminator, width: 0.5}}
+train: {{global_input: output}}
+""")
+    loaded = recipes.load(path)
+    local, global_ = loaded.model.discriminators["local"], loaded.model.discriminators["global"]
+    assert (local.view.type, local.params["patch_size"]) == ("hole", 32)
+    assert (global_.view.type, global_.fake, global_.gradient, global_.params["width"]) == ("image", "output", "all", 0.5)
+    assert loaded.losses["local_adversarial"].params["discriminator"] == "local"
+    assert "gfc-kit 0.1 keys" in caplog.text

@@ -73,9 +73,10 @@ def load(folder: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str
         raise GfcError(f"{folder}: no checkpoint to resume from (no {LAST})")
     try:
         record = json.loads(record_path.read_text())
-        weights_name = record["weights"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise GfcError(f"{record_path}: not a gfc-kit checkpoint record ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:
+        raise GfcError(f"{record_path}: not valid JSON ({exc}); resume from another run or start afresh") from None
+    _check_record(record, record_path, optimizers)
+    weights_name = record["weights"]
     tensors = read_safetensors(folder / weights_name)
     for name, module in modules.items():
         prefix = f"model.{name}."
@@ -83,7 +84,7 @@ def load(folder: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str
             module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         except RuntimeError as exc:
             raise GfcError(f"{folder / weights_name}: the {name} weights do not fit the recipe's network: "
-                           f"{str(exc).strip().splitlines()[0]}") from None
+                           f"{mismatch(exc)}") from None
     for name, state in record.get("scalers", {}).items():
         if scalers and name in scalers and scalers[name].is_enabled():
             scalers[name].load_state_dict(state)
@@ -99,6 +100,20 @@ def load(folder: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str
     return record
 
 
+def _check_record(record: Any, path: Path, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    """``last.json`` has what :func:`load` and a resuming trainer read, or a one-line error names it."""
+    fields = {"weights": str, "stage": int, "step": int, "global_step": int, "optimizers": dict}
+    words = {str: "string", int: "whole number", dict: "mapping"}
+    if not isinstance(record, dict):
+        raise GfcError(f"{path}: not a gfc-kit checkpoint record (a JSON {type(record).__name__}, not an object)")
+    wrong = [k for k, kind in fields.items() if not isinstance(record.get(k), kind) or isinstance(record.get(k), bool)]
+    missing = [n for n in optimizers if n not in record.get("optimizers", {})] if not wrong else []
+    if wrong or missing:
+        problem = (f"'{wrong[0]}' is missing or not a {words[fields[wrong[0]]]}" if wrong
+                   else f"no state for the {missing[0]} optimizer")
+        raise GfcError(f"{path}: not a gfc-kit checkpoint record ({problem}); resume from another run or start afresh")
+
+
 def _match_memory_format(optimizer: torch.optim.Optimizer) -> None:
     """Give each moment buffer its parameter's memory layout (e.g. channels_last), as a fresh run
     has them: fused Adam walks parameter and buffers as flat memory, so their strides must agree."""
@@ -107,6 +122,16 @@ def _match_memory_format(optimizer: torch.optim.Optimizer) -> None:
             for key, value in optimizer.state.get(param, {}).items():
                 if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
                     optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
+def mismatch(exc: RuntimeError) -> str:
+    """The first specific problem of a ``load_state_dict`` error (``size mismatch for …``, ``Missing
+    key(s) …``) rather than its ``Error(s) in loading state_dict for X:`` heading, plus a count."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
+        return lines[1].rstrip(".") + more
+    return lines[0] if lines else type(exc).__name__
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:

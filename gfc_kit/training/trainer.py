@@ -167,19 +167,26 @@ class Trainer:
         data = self.recipe.data
         names = ["train", *(["val"] if data.val is not None else []),
                  *(["parsing"] if any(s.train == "parser" for s in self.recipe.stages) else [])]
-        datasets = {}
+        datasets: dict[str, Dataset] = {}
         for name in names:
             spec = getattr(data, name)
+            same = [other for other in datasets if getattr(data, other) == spec]
+            if same:  # one object for equal entries (e.g. one cached set of faces for two stages)
+                datasets[name] = datasets[same[0]]
+                continue
             dataset = build("dataset", {"type": spec.type, **spec.params}, ("data", name),
                             image_size=self.recipe.image_size)
             datasets[name] = dataset
-            skipped = dataset.check() if hasattr(dataset, "check") else 0
-            if skipped:
-                log.warning("data.%s: left out %d unreadable file(s) of %d", name, skipped, skipped + len(dataset))
-            if len(dataset) == 0:
-                raise GfcError(f"data.{name}: the dataset is empty")
-            with torch.random.fork_rng():
-                item = dataset[0]
+            try:
+                skipped = dataset.check() if hasattr(dataset, "check") else 0
+                if skipped:
+                    log.warning("data.%s: left out %d unreadable file(s) of %d", name, skipped, skipped + len(dataset))
+                if len(dataset) == 0:
+                    raise GfcError("the dataset is empty")
+                with torch.random.fork_rng():
+                    item = dataset[0]
+            except GfcError as exc:  # e.g. every file unreadable: say which recipe entry reads them
+                raise GfcError(f"data.{name}: {exc}") from None
             if name == "parsing" and "labels" not in item:
                 raise GfcError(f"data.parsing: the parser stage needs items with labels; {spec.type} has none "
                                "(use e.g. synthetic_faces or parsing_folder)")
@@ -303,12 +310,15 @@ class Trainer:
         checkpoints, metrics = self.output / CHECKPOINTS, self.output / METRICS_FILE
         if self.resume:
             state = checkpoint.load(checkpoints, self.modules, self.optimizers, self.scalers)
-            log.info("resuming %s at stage %d step %d", self.output, state["stage"], state["step"])
+            stage, step = state["stage"], state["step"]
+            if not 0 <= stage < len(self.recipe.stages) or step < 0:
+                raise GfcError(f"{checkpoints / checkpoint.LAST}: stage {stage} step {step} is not a point in the "
+                               f"recipe's {len(self.recipe.stages)} stages; resume with the run's own recipe")
+            log.info("resuming %s at stage %d step %d", self.output, stage, step)
             if self.rt.main and metrics.is_file():  # rows after the checkpoint will be logged again
                 rows = [line for line in metrics.read_text().splitlines()
                         if line.strip() and json.loads(line).get("global_step", 0) <= state["global_step"]]
                 metrics.write_text("".join(row + "\n" for row in rows))
-            stage, step = state["stage"], state["step"]
             if step >= self.recipe.stages[stage].steps:
                 stage, step = stage + 1, 0
             return stage, step

@@ -98,6 +98,8 @@ class CelebA(FileDataset):
 def _folder_files(root: Path, split: str, partition_file: Path | None, identities: dict[str, str] | None,
                   held_out: float) -> list[Path]:
     """The images of one folder in ``split``: by person when ``identities`` is given, else official."""
+    if root.is_file():
+        raise DataError(f"{root}: is a file, not the folder of CelebA's aligned images")
     if not root.is_dir():
         raise DataError(
             f"{root}: CelebA not found. Put CelebA's aligned images (img_align_celeba/000001.jpg …) "

@@ -527,13 +527,19 @@ class SyntheticFaces(Dataset):
         image_size: Annotated[int, Field(ge=16)] = 128,
         length: Annotated[int, Field(ge=1)] = 10000,
         seed: Annotated[int, Field(ge=0)] = 0,
+        cache: bool = False,
     ) -> None:
         """
         :param image_size: side of the square images; a face looks the same at every size.
         :param length: number of items.
         :param seed: picks the set of faces; item ``i`` depends only on ``(seed, i)``.
+        :param cache: keep each face once drawn (image in float16, labels in uint8: about 28 KB a
+            64×64 face), so a run that walks the set several times draws each face once. Drawing
+            costs about 2.7 ms a 64×64 face; the cache lives in the process that reads the item
+            (use ``train.num_workers: 0``, where drawing then overlaps nothing).
         """
         self.image_size, self.length, self.seed = image_size, length, seed
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return self.length
@@ -542,7 +548,15 @@ class SyntheticFaces(Dataset):
         if not -self.length <= index < self.length:
             raise IndexError(f"synthetic_faces: index {index} out of range for length {self.length}")
         index %= self.length
-        item: dict[str, Any] = _render(self.image_size, self.seed, index)
+        item: dict[str, Any]
+        if self._cache is None:
+            item = _render(self.image_size, self.seed, index)
+        else:
+            if index not in self._cache:
+                drawn = _render(self.image_size, self.seed, index)
+                self._cache[index] = (drawn["image"].half(), drawn["labels"].to(torch.uint8), drawn["landmarks"])
+            image, labels, landmarks = self._cache[index]
+            item = {"image": image.float(), "labels": labels.long(), "landmarks": landmarks.clone()}
         item["path"] = f"synthetic_faces/seed{self.seed}/{index:06d}"
         return item
 

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import gfc_kit
 from gfc_kit import plugins
@@ -74,3 +76,85 @@ def test_pip_installed_plugin_shows_up_in_gfc_kit_plugins(tmp_path):
     recipe.write_text(f"base: {find('gfc_cvpr17')}\nname: ring\nmasks: {{train: {{type: ring}}}}\n")
     check = gfc("recipe", "check", str(recipe))
     assert check.returncode == 0, check.stderr
+
+
+def test_composite_tv_is_zero_on_a_flat_composite_and_counts_the_seam():
+    from types import SimpleNamespace
+
+    from gfc_example.losses import CompositeTV
+
+    mask = torch.zeros(1, 1, 16, 16)
+    mask[..., 4:12, 4:12] = 1
+    flat = SimpleNamespace(composite=torch.zeros(1, 3, 16, 16), mask=mask)
+    assert float(CompositeTV()(flat)) == 0
+    seam = torch.zeros(1, 3, 16, 16)
+    seam[..., 4:12, 4:12] = 1  # a filled square brighter than its surroundings: 4 edges of 8 pixels, 3 channels
+    assert float(CompositeTV(band=1)(SimpleNamespace(composite=seam, mask=mask))) == 4 * 8 * 3
+    far = torch.zeros(1, 3, 16, 16)
+    far[..., 0, :] = 1  # an edge far from the hole does not count
+    assert float(CompositeTV()(SimpleNamespace(composite=far, mask=mask))) == 0
+
+
+def test_hole_context_sees_the_hole_and_its_surroundings():
+    from gfc_example.discriminators import HoleContext, PatchDiscriminator
+
+    image = torch.arange(32.0).repeat(1, 3, 32, 1)  # each column holds its x
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 12:20, 12:20] = 1  # 8×8 hole: the context is 16×16 around it
+    seen = HoleContext(scale=2.0, size=16)(image, mask, None)
+    assert seen.shape == (1, 3, 16, 16)
+    assert torch.equal(seen[0, 0, 0], torch.arange(8.0, 24.0))
+    assert PatchDiscriminator(width=4)(seen).shape == (1,)
+
+
+def test_rings_command_writes_masks(tmp_path):
+    import click
+    from click.testing import CliRunner
+
+    from gfc_example import commands
+
+    group = click.Group()
+    commands.register(group)
+    result = CliRunner().invoke(group, ["example", "rings", "--count", "3", "--size", "32", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    masks = sorted(tmp_path.glob("ring_*.png"))
+    assert len(masks) == 3
+    assert all(0 < (np.asarray(Image.open(m)) > 127).mean() < 0.5 for m in masks)
+
+
+def test_the_shipped_example_model_completes_patterns(tmp_path):
+    """The plugin's model folder is found by name; completing its own kind of image changes only the hole."""
+    plugins.reset()
+    plugins.register(plugin, "gfc_example")
+    try:
+        from gfc_kit import Completer
+
+        completer = Completer.pretrained("example_patterns")
+        image = Patterns(image_size=32, length=2, seed=5)[1]["image"][None]
+        mask = Ring()({"image": image}, torch.Generator().manual_seed(3))
+        done = completer(image, mask)
+        assert torch.equal(done[mask.expand_as(done) == 0], image[mask.expand_as(image) == 0])
+        hole = mask.expand_as(image) > 0
+        assert (done[hole] - image[hole]).abs().mean() < (image[hole] - image[~hole].mean()).abs().mean()
+    finally:
+        plugins.reset()
+
+
+def test_its_recipe_trains_with_every_extension_and_logs_a_csv(tmp_path):
+    """The plugin's own recipe (third discriminator on hole_context, composite_tv), two steps a
+    stage: the CSV logger writes losses.csv beside gfc-kit's metrics.jsonl."""
+    plugins.reset()
+    plugins.register(plugin, "gfc_example")
+    try:
+        from gfc_kit import recipe
+        from gfc_kit.training.trainer import Trainer, smoke_test
+
+        loaded = recipe.load(PLUGIN / "recipes" / "example_patterns.yaml")
+        smoke, out = smoke_test(loaded, tmp_path / "run")
+        Trainer(smoke, out).run()
+        rows = (out / "losses.csv").read_text().splitlines()
+        assert rows[0] == "stage,step,global_step,name,value"
+        assert any(row.startswith("adversarial,2,4,context_adversarial,") for row in rows)
+        assert any(row.startswith("adversarial,2,4,seam,") for row in rows)
+    finally:
+        plugins.reset()
