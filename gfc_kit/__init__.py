@@ -22,8 +22,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     **{name: "gfc_kit.interfaces" for name in
-       ("Generator", "Discriminator", "Parser", "MaskSampler", "PARSING_CLASSES")},
-    "Completer": "gfc_kit.completion",
+       ("Generator", "Discriminator", "Parser", "MaskSampler", "Completer", "StepContext", "PARSING_CLASSES")},
+    "ModelCompleter": "gfc_kit.inference",
 }
 
 __all__ = ["create", "list_components", "hookimpl", "GfcError", "__version__", *_LAZY]

@@ -1,5 +1,5 @@
 """``python -m gfc_kit`` runs the CLI."""
 
-from gfc_kit.cli import main
+from gfc_kit.commands import main
 
 main()

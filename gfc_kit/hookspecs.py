@@ -38,7 +38,7 @@ def gfc_register(registry: Registry) -> None:
         ``Registry.KINDS``; ``name`` is lower snake_case; ``factory`` is a class or function whose
         keyword parameters are all type-annotated: they are the component's recipe keys.
         ``registry.add_model(name, folder)`` adds a model folder (``model.json`` + weights) that
-        ``gfc-kit models``, ``--model NAME`` and ``Completer.pretrained(NAME)`` find.
+        ``gfc-kit models``, ``--model NAME`` and ``ModelCompleter.pretrained(NAME)`` find.
     :return: nothing.
     """
 

@@ -113,7 +113,7 @@ def save_grid(rows: Sequence[torch.Tensor], path: str | Path, padding: int = 2,
 
 def hole_array(mask: Any, where: str, size: tuple[int, int] | None = None) -> np.ndarray:
     """A mask as a boolean array (``True`` = hole), whatever form it comes in: a PIL image (white,
-    i.e. >= 128, is the hole; mode ``1`` as is), a bool array or tensor, a 0/1 or float array or
+    i.e. >= 128, is the hole; an image of only 0 and 1 is a 0/1 mask; mode ``1`` as is), a bool array or tensor, a 0/1 or float array or
     tensor (above 0.5 is the hole), or a 0–255 integer array (>= 128). ``size`` (width, height)
     resizes an image mask to a photo (nearest); an array must already have that size.
     ``where`` names the argument in errors."""
@@ -122,7 +122,7 @@ def hole_array(mask: Any, where: str, size: tuple[int, int] | None = None) -> np
         if size is not None and gray.size != size:
             gray = gray.resize(size, Image.NEAREST)
         array = np.asarray(gray)
-        return array if array.dtype == bool else array >= 128
+        return array if array.dtype == bool else array >= (128 if array.max(initial=0) > 1 else 1)
     if torch.is_tensor(mask):
         mask = mask.detach().cpu().numpy()
     if not isinstance(mask, np.ndarray):

@@ -51,7 +51,7 @@ class Param:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model folder (``model.json`` + weights) that ``--model NAME`` and ``Completer.pretrained`` find."""
+    """A model folder (``model.json`` + weights) that ``--model NAME`` and ``ModelCompleter.pretrained`` find."""
 
     name: str
     folder: Path
@@ -118,7 +118,7 @@ class Registry:
 
     def add_model(self, name: str, folder: str | Path) -> None:
         """Register the model folder ``folder`` (``model.json`` + ``*.safetensors``, as ``gfc-kit
-        export`` writes) as ``name``, for ``--model NAME`` and ``Completer.pretrained(NAME)``."""
+        export`` writes) as ``name``, for ``--model NAME`` and ``ModelCompleter.pretrained(NAME)``."""
         folder = Path(folder)
         where = f"plugin {self._source!r} registering model {name!r}"
         if not _NAME.match(name):

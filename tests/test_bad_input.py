@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from gfc_kit.cli import cli
+from gfc_kit.commands import cli
 from gfc_kit.errors import GfcError
 
 FAST_S = 30
@@ -408,9 +408,9 @@ def test_bad_checkpoints_on_resume(case: Callable, model_copy: Path, tiny_run: P
 # ------------------------------------------------------------------------------------------ Python API
 @pytest.mark.parametrize("mask", ["bool", "float01", "uint8_01", "uint8_255", "pil"])
 def test_completer_masks_of_every_form(mask: str, tiny_run: Path) -> None:
-    from gfc_kit import Completer
+    from gfc_kit import ModelCompleter
 
-    completer = Completer.from_run(tiny_run)
+    completer = ModelCompleter.from_run(tiny_run)
     photo = Image.open(face_png(Path(tiny_run.parent / "api.png"))).convert("RGB")
     hole = np.zeros((48, 48), dtype=bool)
     hole[10:26, 12:30] = True
@@ -427,11 +427,11 @@ def test_completer_masks_of_every_form(mask: str, tiny_run: Path) -> None:
                                   np.zeros((48, 48), np.float32), Image.new("L", (48, 48), 0)],
                          ids=["uint8", "bool", "float", "pil"])
 def test_completer_empty_mask_is_an_error(mask: object, tiny_run: Path) -> None:
-    from gfc_kit import Completer
+    from gfc_kit import ModelCompleter
 
     photo = Image.open(face_png(Path(tiny_run.parent / "api.png"))).convert("RGB")
     with pytest.raises(GfcError, match="mask"):
-        Completer.from_run(tiny_run)(photo, mask)
+        ModelCompleter.from_run(tiny_run)(photo, mask)
 
 
 # ------------------------------------------------------------------------------------------ partly corrupt data
@@ -461,7 +461,7 @@ def test_subprocess_error_is_one_line(tmp_path: Path) -> None:
 
     env = {**os.environ, "GFC_KIT_DISABLE_PLUGINS": "1"}
     path = write(tmp_path / "r.yaml", b"\xff\xfe\x00binary")
-    done = subprocess.run([sys.executable, "-m", "gfc_kit.cli", "recipe", "check", str(path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "gfc_kit", "recipe", "check", str(path)], capture_output=True,
                           text=True, env=env, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 from tiny_recipe import write_recipe
 
-from gfc_kit.cli import cli
+from gfc_kit.commands import cli
 
 
 def test_bench_reports_training_overhead_inference_and_data(tmp_path):

@@ -7,10 +7,9 @@ import os
 import subprocess
 import sys
 
-import pytest
 from click.testing import CliRunner
 
-from gfc_kit.cli import cli
+from gfc_kit.commands import cli
 
 BAD = """
 name: bad

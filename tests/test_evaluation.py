@@ -10,9 +10,9 @@ import torch
 from click.testing import CliRunner
 
 import gfc_kit
-from gfc_kit.cli import cli
+from gfc_kit.commands import cli
 from gfc_kit.errors import GfcError
-from gfc_kit.evaluation import Evaluator, mask_spec, parsing_scores, split_specs, summarize
+from gfc_kit.evaluation.evaluator import Evaluator, mask_spec, parsing_scores, split_specs, summarize
 from gfc_kit.factory import parse_spec
 
 
@@ -156,7 +156,7 @@ def test_ssim_map_matches_torchmetrics():
 def test_frechet_distance_matches_torchmetrics_and_is_zero_for_the_same_set():
     from torchmetrics.image.fid import _compute_fid
 
-    from gfc_kit.evaluation import frechet_distance
+    from gfc_kit.evaluation.evaluator import frechet_distance
 
     g = torch.Generator().manual_seed(0)
     a = torch.randn(200, 6, generator=g, dtype=torch.float64)
@@ -167,7 +167,7 @@ def test_frechet_distance_matches_torchmetrics_and_is_zero_for_the_same_set():
 
 
 def test_fid_is_computed_per_completer_and_mask_from_the_features_given():
-    from gfc_kit.evaluation import FrechetDistance
+    from gfc_kit.evaluation.evaluator import FrechetDistance
 
     def colour_statistics(images):  # a stand-in feature extractor: per-channel mean and spread
         return torch.cat([images.mean((2, 3)), images.std((2, 3))], 1).double()
@@ -182,7 +182,7 @@ def test_fid_is_computed_per_completer_and_mask_from_the_features_given():
 
 
 def test_fid_needs_a_local_weights_file(tmp_path):
-    from gfc_kit.evaluation import FrechetDistance
+    from gfc_kit.evaluation.evaluator import FrechetDistance
 
     with pytest.raises(GfcError, match="FID Inception weights not found"):
         FrechetDistance(tmp_path / "pt_inception.pth")

@@ -68,7 +68,7 @@ def test_a_clash_with_a_builtin_names_both(fresh_plugins):
 def test_a_clash_between_two_plugins_leaves_the_rest_working_and_listed(fresh_plugins):
     from click.testing import CliRunner
 
-    from gfc_kit.cli import cli
+    from gfc_kit.commands import cli
 
     fresh_plugins.register(RingPlugin(), "rings_a")
     fresh_plugins.register(RingPlugin(), "rings_b")

@@ -14,16 +14,16 @@ from PIL import Image
 from safetensors import safe_open
 
 import gfc_kit
-from gfc_kit import Completer
-from gfc_kit.cli import cli
-from gfc_kit.completion import pretrained_models
+from gfc_kit import ModelCompleter
+from gfc_kit.commands import cli
+from gfc_kit.inference import pretrained_models
 
 NAME = "gfc_celeba_cpu"
 
 
 @pytest.fixture(scope="module")
-def shipped() -> Completer:
-    return Completer.pretrained(NAME)
+def shipped() -> ModelCompleter:
+    return ModelCompleter.pretrained(NAME)
 
 
 def test_the_model_ships_as_fp16_safetensors_under_50_mb():

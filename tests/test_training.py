@@ -25,14 +25,14 @@ from PIL import Image, ImageOps
 from safetensors.torch import load_file
 from torch.utils.data import default_collate
 
-from gfc_kit import Completer, create
+from gfc_kit import ModelCompleter, create
 from gfc_kit import recipe as recipes
-from gfc_kit.cli import cli
+from gfc_kit.commands import cli
 from gfc_kit.components import losses
 from gfc_kit.errors import GfcError
 from gfc_kit.components.views import hole_boxes
 from gfc_kit.interfaces import composite, generator_input
-from gfc_kit.photos import hole_for
+from gfc_kit.inference.photos import hole_for
 from gfc_kit.training.batches import step_generator
 from gfc_kit.training.trainer import NonFiniteLoss, Trainer
 from tiny_recipe import write_recipe
@@ -305,24 +305,24 @@ def augmented_faces(folder: Path) -> str:
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_resume_replays_the_augmentation_of_an_uninterrupted_run(tmp_path, monkeypatch, workers):
+def test_resume_replays_the_augmentation_of_an_uninterrupted_run(tmp_path, fresh_plugins, workers):
     """Augmentation draws are a function of ``(seed, step)`` too, read in the main process or in
-    loader workers: a run stopped right after a checkpoint and resumed ends bitwise equal."""
+    loader workers: a run stopped right after a checkpoint and resumed ends bitwise equal. The
+    stop comes from a plugin's ``gfc_checkpoint_saved`` hook, as an early-stopping callback's would."""
     recipe = recipes.load(write_recipe(tmp_path, steps=3), [augmented_faces(tmp_path / "faces"),
                                                            f"train.num_workers={workers}"])
     Trainer(recipe, tmp_path / "A").run()
-    original = Trainer._checkpoint
 
-    def checkpoint_then_stop(self, index, step, global_step, tag=None):
-        saved = original(self, index, step, global_step, tag)
-        if global_step == 7:
-            raise Interrupted
-        return saved
+    class StopAtStep7:
+        @gfc_kit.hookimpl
+        def gfc_checkpoint_saved(self, run, path):
+            if path.name == "checkpoint-00000007.safetensors":
+                raise Interrupted
 
-    with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "_checkpoint", checkpoint_then_stop)
-        with pytest.raises(Interrupted):
-            Trainer(recipe, tmp_path / "B").run()
+    fresh_plugins.register(StopAtStep7(), "stop_at_7")
+    with pytest.raises(Interrupted):
+        Trainer(recipe, tmp_path / "B").run()
+    fresh_plugins.unregister("stop_at_7")
     Trainer(recipe, tmp_path / "B").run(resume=True)
     for name in ("generator.safetensors", "checkpoints/checkpoint-00000012.safetensors"):
         assert all_equal(load_file(str(tmp_path / "A" / name)), load_file(str(tmp_path / "B" / name))), name
@@ -353,18 +353,22 @@ def test_cli_run_errors_are_one_line_exit_2(tiny_run):
     assert result.output.count("\n") == 1 and result.output.startswith(f"error: {tiny_run}: this run folder already")
 
 
+def nan_at_second_call(original):
+    """``original`` (a loss method), returning NaN at its second call."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        value = original(*args, **kwargs)
+        return value * float("nan") if len(calls) == 2 else value
+
+    return wrapped
+
+
 def test_a_nan_loss_stops_the_run_naming_stage_and_step_without_applying_it(tmp_path, monkeypatch):
     """The reconstruction loss turns NaN at its second step: NonFiniteLoss names stage and step, and
     the saved checkpoint holds the weights of the step before, not NaNs."""
-    calls = []
-    original = losses.CharbonnierL1.__call__
-
-    def nan_at_second_call(self, output, target, mask=None):
-        calls.append(1)
-        value = original(self, output, target, mask)
-        return value * float("nan") if len(calls) == 2 else value
-
-    monkeypatch.setattr(losses.CharbonnierL1, "__call__", nan_at_second_call)
+    monkeypatch.setattr(losses.CharbonnierL1, "__call__", nan_at_second_call(losses.CharbonnierL1.__call__))
     run = tmp_path / "run"
     with pytest.raises(NonFiniteLoss, match=r"stage reconstruction step 2: loss reconstruction, total is not finite"):
         Trainer(recipes.load(write_recipe(tmp_path)), run).run()
@@ -374,6 +378,18 @@ def test_a_nan_loss_stops_the_run_naming_stage_and_step_without_applying_it(tmp_
     assert all_equal(saved, before)
     last = json.loads((run / "checkpoints" / "last.json").read_text())
     assert (last["stage"], last["step"], last["weights"]) == (1, 1, "checkpoint-00000003.safetensors")  # resume point
+
+
+def test_a_nan_discriminator_loss_stops_with_no_network_updated(tmp_path, monkeypatch):
+    """The discriminators' loss is checked before their update: at a NaN nothing has changed in that
+    step (the generator's update comes after), so the saved weights are the previous step's."""
+    monkeypatch.setattr(losses.BCEAdversarial, "discriminator", nan_at_second_call(losses.BCEAdversarial.discriminator))
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLoss, match=r"stage local step 2: loss discriminator is not finite"):
+        Trainer(recipes.load(write_recipe(tmp_path)), run).run()
+    saved = load_file(str(run / "checkpoints" / "checkpoint-nonfinite.safetensors"))
+    before = load_file(str(run / "checkpoints" / "checkpoint-00000005.safetensors"))  # after stage 3 step 1
+    assert all_equal(saved, before)
 
 
 # ------------------------------------------------------------------------------ smoke and DDP
@@ -391,7 +407,7 @@ def test_quickstart_smoke_runs_every_stage_with_a_sample_grid(tmp_path):
 DDP_LAUNCHER = """\
 import sys
 from safetensors.torch import save_file
-from gfc_kit.cli import main
+from gfc_kit.commands import main
 from gfc_kit.training.trainer import Trainer
 
 run = Trainer.run
@@ -442,7 +458,7 @@ def test_ddp_with_two_cpu_processes_keeps_the_ranks_in_step(tmp_path):
 
 # ------------------------------------------------------------------------------ completion
 def test_completer_fills_a_batch_at_another_size_and_keeps_known_pixels(tiny_run):
-    completer = Completer.from_run(tiny_run)
+    completer = ModelCompleter.from_run(tiny_run)
     image = torch.rand(2, 3, 48, 40, generator=torch.Generator().manual_seed(0)) * 2 - 1
     mask = torch.zeros(2, 1, 48, 40)
     mask[0, :, 10:30, 8:24] = 1
@@ -460,8 +476,8 @@ def test_completer_from_a_checkpoint_matches_the_exported_generator(tiny_run):
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     mask = torch.zeros(1, 1, 32, 32)
     mask[..., 8:24, 8:24] = 1
-    from_run = Completer.from_run(tiny_run)(image, mask)
-    from_checkpoint = Completer.from_checkpoint(tiny_run / "checkpoints" / last["weights"])(image, mask)
+    from_run = ModelCompleter.from_run(tiny_run)(image, mask)
+    from_checkpoint = ModelCompleter.from_checkpoint(tiny_run / "checkpoints" / last["weights"])(image, mask)
     assert torch.equal(from_run, from_checkpoint)
 
 
@@ -484,7 +500,7 @@ def test_completer_takes_pil_and_numpy_photos_and_returns_the_same_type_and_size
     photo = Image.open(synthetic_photo(tmp_path)).convert("RGB")
     hole = np.zeros((218, 178), dtype=np.uint8)
     hole[80:120, 60:110] = 255
-    completer = Completer.from_run(tiny_run)
+    completer = ModelCompleter.from_run(tiny_run)
     done = completer(photo, Image.fromarray(hole))
     assert isinstance(done, Image.Image) and done.size == photo.size
     as_array = completer(np.asarray(photo), hole)
@@ -562,7 +578,7 @@ def test_complete_needs_a_run_or_a_checkpoint(tmp_path):
 
 
 def test_models_registered_by_a_plugin_load_by_name(tiny_run, tmp_path, fresh_plugins):
-    from gfc_kit import completion
+    from gfc_kit import inference as completion
 
     class ShipsAModel:
         @gfc_kit.hookimpl
@@ -571,7 +587,7 @@ def test_models_registered_by_a_plugin_load_by_name(tiny_run, tmp_path, fresh_pl
 
     fresh_plugins.register(ShipsAModel(), "tiny_models")
     assert completion.pretrained_models()["tiny_faces"] == tiny_run
-    assert Completer.pretrained("tiny_faces").image_size == 32
+    assert ModelCompleter.pretrained("tiny_faces").image_size == 32
     photo = synthetic_photo(tmp_path / "in")
     result = complete("--model", "tiny_faces", "--input", str(photo), "--region", "O3", "--output", str(tmp_path / "o"))
     assert result.exit_code == 0, result.output
@@ -602,5 +618,37 @@ def test_export_packs_a_run_as_a_half_size_model_folder_that_completes_the_same(
     image = create("dataset", "synthetic_faces", image_size=32, length=4)
     batch = torch.stack([image[i]["image"] for i in range(4)])
     mask = create("mask_sampler", "center", size=16)({"image": batch})
-    full, half = Completer.from_run(tiny_run)(batch, mask), Completer.from_run(tmp_path / "model")(batch, mask)
+    full, half = ModelCompleter.from_run(tiny_run)(batch, mask), ModelCompleter.from_run(tmp_path / "model")(batch, mask)
     assert (full - half).abs().mean() < 1e-3
+
+
+def test_a_cosine_stage_ends_settled_and_resumes_on_the_same_rate(tmp_path):
+    """``lr_decay: cosine`` is a function of the step: half a cosine from the stage's rate to 0."""
+    recipe = recipes.load(write_recipe(tmp_path, steps=4), ["stages.1.lr_decay=cosine", "stages.1.lr=0.002"])
+    trainer = Trainer(recipe, tmp_path / "run")
+    stage = recipe.stages[1]
+    rates = []
+    for step in range(stage.steps):
+        trainer.set_lr(stage, step)
+        rates.append(trainer.optimizers["generator"].param_groups[0]["lr"])
+    assert rates[0] == pytest.approx(0.002) and rates == sorted(rates, reverse=True)
+    assert rates[2] == pytest.approx(0.001) and 0 < rates[-1] < 0.0003
+    trainer.enter_stage(recipe.stages[2])  # the next stage is back on optim's constant rate
+    assert trainer.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_a_checkpoint_keeps_the_fp16_loss_scaler_state(tmp_path):
+    """Under fp16 the loss scale has grown or shrunk during the run: resuming must continue from
+    it, not from the initial scale (GradScaler on the CPU stands in for CUDA's here)."""
+    from gfc_kit.training import checkpoint
+
+    module = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(module.parameters())
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    scaler.scale(torch.ones(()))  # the scale is made on first use
+    scaler.update(new_scale=96.0)
+    state = {"stage": 0, "step": 1, "global_step": 1}
+    checkpoint.save(tmp_path, "00000001", {"m": module}, {"o": optimizer}, state, scalers={"o": scaler})
+    fresh = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    checkpoint.load(tmp_path, {"m": torch.nn.Linear(2, 2)}, {"o": torch.optim.Adam(module.parameters())}, {"o": fresh})
+    assert fresh.get_scale() == 96.0

@@ -17,19 +17,19 @@ log = logging.getLogger("gfc_kit.train")
 
 def write_run_report(run: Trainer) -> Path | None:
     """Write ``<run>/report.md`` (and its tables and pictures); ``None`` when the recipe asks for none."""
-    from gfc_kit.completion import Completer
-    from gfc_kit.evaluation import Evaluator, summarize
-    from gfc_kit.report import write_report
+    from gfc_kit.inference import ModelCompleter
+    from gfc_kit.evaluation.evaluator import Evaluator, summarize
+    from gfc_kit.evaluation.report import write_report
 
     recipe = run.recipe
     if not recipe.masks.eval or "val" not in run.datasets or recipe.train.report_images == 0:
         log.info("no end-of-run report (it needs masks.eval, data.val and train.report_images > 0)")
         return None
     size = recipe.image_size
-    masks = {_name(spec.type, spec.params, i): build("mask_sampler", {"type": spec.type, **spec.params},
+    masks = {_name(spec.type, spec.params, i): build("mask_sampler", spec.entry,
                                                      ("masks", "eval", i), image_size=size)
              for i, spec in enumerate(recipe.masks.eval)}
-    completer = Completer(run.generator, size, recipe.train.hole_fill, recipe.seed, device=run.rt.device)
+    completer = ModelCompleter(run.generator, size, recipe.train.hole_fill, recipe.seed, device=run.rt.device)
     metrics = [build("metric", {"type": t, **p}, ("metrics",)) for t, p in
                (("psnr", {"region": "hole"}), ("l1", {"region": "hole"}), ("ssim", {}))]
     evaluator = Evaluator(run.datasets["val"], masks, {recipe.name: completer}, metrics, None, recipe.seed,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -116,16 +117,13 @@ class Trainer:
         self._check_output()
         self.datasets = self._build_datasets()
         size = recipe.image_size
-        self.sampler = build("mask_sampler", recipe.masks.train.params | {"type": recipe.masks.train.type},
+        self.sampler = build("mask_sampler", recipe.masks.train.entry,
                              ("masks", "train"), image_size=size)
         torch.manual_seed(recipe.seed)  # the same initial weights on every rank and every run
         self.modules = self._build_modules()
         self.generator = self.modules["generator"]
         self.mask_channel = takes_mask(self.generator)
-        self.judges = {name: Judge(name, self.modules[f"discriminator.{name}"],
-                                   build("view", {"type": spec.view.type, **spec.view.params},
-                                         ("model", "discriminators", name, "view"), image_size=size), spec)
-                       for name, spec in recipe.model.discriminators.items()}
+        self.judges = self._build_judges()
         self.terms = self._build_losses()
         self.parser_loss = self._parser_loss()
         self.optimizers = self._build_optimizers()
@@ -174,7 +172,7 @@ class Trainer:
             if same:  # one object for equal entries (e.g. one cached set of faces for two stages)
                 datasets[name] = datasets[same[0]]
                 continue
-            dataset = build("dataset", {"type": spec.type, **spec.params}, ("data", name),
+            dataset = build("dataset", spec.entry, ("data", name),
                             image_size=self.recipe.image_size)
             datasets[name] = dataset
             try:
@@ -206,7 +204,7 @@ class Trainer:
         for name, (kind, spec) in specs.items():
             if spec is not None:
                 path = ("model", *name.replace("discriminator.", "discriminators.").split("."))
-                module = build(kind, {"type": spec.type, **spec.params}, path, image_size=size)
+                module = build(kind, spec.entry, path, image_size=size)
                 modules[name] = module.to(self.rt.device, memory_format=memory)
         if "generator" not in modules:
             raise GfcError("model.generator: a run needs a generator")
@@ -219,10 +217,17 @@ class Trainer:
                                f"{str(exc).splitlines()[0]}") from None
         return modules
 
+    def _build_judges(self) -> dict[str, Judge]:
+        """Each discriminator with its view, by its name in ``model.discriminators``."""
+        return {name: Judge(name, self.modules[f"discriminator.{name}"],
+                            build("view", spec.view.entry, ("model", "discriminators", name, "view"),
+                                  image_size=self.recipe.image_size), spec)
+                for name, spec in self.recipe.model.discriminators.items()}
+
     def _build_losses(self) -> dict[str, Term]:
         terms = {}
         for name, spec in self.recipe.losses.items():
-            loss = build("loss", {"type": spec.type, **spec.params}, ("losses", name))
+            loss = build("loss", spec.entry, ("losses", name))
             if isinstance(loss, torch.nn.Module):  # a loss with a network of its own (e.g. perceptual)
                 loss.to(self.rt.device).requires_grad_(False)
             inputs = loss_inputs(registry().get("loss", spec.type).factory)
@@ -342,6 +347,8 @@ class Trainer:
         for step, batch in enumerate(loader(data, batches, train.num_workers, self.recipe.seed), start=first + 1):
             global_step = offset + step
             torch.manual_seed(self.recipe.seed * 1_000_003 + global_step)  # dropout, augmentation
+            if stage.lr_decay != "none":
+                self.set_lr(stage, step - 1)
             try:
                 values = self.step(to_device(batch, self.rt.device), stage, step_generator(self.recipe.seed, global_step))
             except NonFiniteLoss as exc:
@@ -369,8 +376,15 @@ class Trainer:
             trains = (name == "parser") == (stage.train == "parser")
             module.train(trains)
             module.requires_grad_(trains)
+        self.set_lr(stage, 0)
+
+    def set_lr(self, stage: Stage, step: int) -> None:
+        """The learning rate of what ``stage`` trains, before its step ``step + 1`` (a function of
+        the step, so a resumed run agrees)."""
         name = "parser" if stage.train == "parser" else "generator"
         lr = stage.lr or getattr(self.recipe.optim, name).lr
+        if stage.lr_decay == "cosine" and stage.steps:
+            lr *= 0.5 * (1 + math.cos(math.pi * step / stage.steps))
         for group in self.optimizers[name].param_groups:
             group["lr"] = lr
 
@@ -389,7 +403,7 @@ class Trainer:
 
     def parser_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """One update of the parser on labelled faces."""
-        parser, optimizer = self.modules["parser"], self.optimizers["parser"]
+        parser = self.modules["parser"]
         with self.rt.autocast():
             logits = parser(batch["image"])
         loss = self.parser_loss(logits.float(), batch["labels"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import get_args
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -339,3 +340,12 @@ def test_create_builds_every_mask_sampler(mask_dir: Path):
     ]
     for sampler in samplers:
         assert sampler(batch(2, 32), seeded(0)).shape == (2, 1, 32, 32)
+
+
+def test_mask_folder_reads_0_1_mask_files_as_holes(tmp_path: Path):
+    """A PNG that stores the hole as 1 (not 255) is a hole, not an empty mask."""
+    pixels = np.zeros((16, 16), dtype=np.uint8)
+    pixels[:8] = 1
+    Image.fromarray(pixels).save(tmp_path / "m.png")
+    mask = MaskFolder(root=tmp_path)(batch(1, 16), seeded(0))
+    assert mask.mean() == 0.5 and mask[0, 0, :8].all()

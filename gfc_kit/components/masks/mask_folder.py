@@ -74,6 +74,8 @@ class MaskFolder:
                 gray = read_image(path, "L")
             except OSError as exc:
                 raise DataError(f"{path}: cannot read mask: {str(exc).splitlines()[0]}") from None
+            if gray.max() == 1:  # a 0/1 mask file: 1 is white
+                gray = gray * 255
             level = F.interpolate(gray[None].float(), size=(h, w), mode="area")[0, 0]
             white = level >= self.threshold
             self._cache[key] = white if self.polarity == "white_hole" else ~white

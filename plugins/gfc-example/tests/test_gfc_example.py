@@ -127,9 +127,9 @@ def test_the_shipped_example_model_completes_patterns(tmp_path):
     plugins.reset()
     plugins.register(plugin, "gfc_example")
     try:
-        from gfc_kit import Completer
+        from gfc_kit import ModelCompleter
 
-        completer = Completer.pretrained("example_patterns")
+        completer = ModelCompleter.pretrained("example_patterns")
         image = Patterns(image_size=32, length=2, seed=5)[1]["image"][None]
         mask = Ring()({"image": image}, torch.Generator().manual_seed(3))
         done = completer(image, mask)

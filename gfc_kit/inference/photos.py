@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from gfc_kit.completion import Completer, Crop, photo_box
+from gfc_kit.inference import Crop, ModelCompleter, photo_box
 from gfc_kit.components.masks.boxes import O_BOXES
 from gfc_kit.errors import GfcError
 from gfc_kit.imaging import list_images
@@ -22,6 +22,8 @@ def hole_for(photo: Image.Image, mask_file: Path | None = None, polarity: str = 
         try:
             with Image.open(mask_file) as opened:
                 mask = opened.convert("L").resize(photo.size, Image.NEAREST)
+            if mask.getextrema()[1] == 1:  # a 0/1 mask file: 1 is white
+                mask = mask.point(lambda v: 255 * v)
         except OSError as exc:
             raise GfcError(f"--mask {mask_file}: cannot read: {exc}") from None
         mask = ImageOps.invert(mask) if polarity == "black_hole" else mask
@@ -47,7 +49,7 @@ def hole_for(photo: Image.Image, mask_file: Path | None = None, polarity: str = 
     return Image.fromarray(hole)
 
 
-def complete_files(completer: Completer, inputs: Path, output: Path, crop: Crop = "auto", panel: bool = False,
+def complete_files(completer: ModelCompleter, inputs: Path, output: Path, crop: Crop = "auto", panel: bool = False,
                    **hole: object) -> Iterator[Path]:
     """Complete each image of ``inputs`` (a file or folder) into ``output``; yield the files written."""
     if not inputs.exists():

@@ -75,8 +75,8 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
 def complete(run_dir: Path | None, checkpoint: Path | None, model: str | None, inputs: Path, mask_file: Path | None,
              mask_polarity: str, box: str | None, region: str | None, crop: str, output: Path, panel: bool) -> None:
     """Complete your own photos with a trained run."""
-    from gfc_kit.completion import Completer
-    from gfc_kit.photos import complete_files
+    from gfc_kit.inference import ModelCompleter
+    from gfc_kit.inference.photos import complete_files
 
     if sum(x is not None for x in (run_dir, checkpoint, model)) != 1:
         raise GfcError("give one of --run RUN_DIR, --checkpoint FILE or --model NAME")
@@ -85,8 +85,8 @@ def complete(run_dir: Path | None, checkpoint: Path | None, model: str | None, i
     if model is not None:
         from gfc_kit.plugins import registry
 
-        run_dir = registry().model(model, "--model").folder  # what Completer.pretrained loads, named in errors
-    completer = Completer.from_run(run_dir) if run_dir else Completer.from_checkpoint(checkpoint)
+        run_dir = registry().model(model, "--model").folder  # what ModelCompleter.pretrained loads, named in errors
+    completer = ModelCompleter.from_run(run_dir) if run_dir else ModelCompleter.from_checkpoint(checkpoint)
     for written in complete_files(completer, inputs, output, mask_file=mask_file, polarity=mask_polarity,
                                   box=box, region=region, crop=crop, panel=panel):
         click.echo(f"wrote {written}")
@@ -100,7 +100,7 @@ def complete(run_dir: Path | None, checkpoint: Path | None, model: str | None, i
 @click.option("--no-parser", is_flag=True, help="Leave the run's parser out.")
 def export(run_dir: Path, output: Path, dtype: str, no_parser: bool) -> None:
     """Pack a finished run's generator (and parser) as a model folder, e.g. to ship it."""
-    from gfc_kit.completion import export_model
+    from gfc_kit.inference import export_model
 
     for path in export_model(run_dir, output, dtype, parser=not no_parser):
         click.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
@@ -134,7 +134,7 @@ def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: 
              metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool, seed: int,
              batch_size: int, fid_weights: Path | None, output: Path) -> None:
     """Score runs and classical baselines side by side on the same images and holes; write a report."""
-    from gfc_kit.evaluate_command import evaluate_to_report
+    from gfc_kit.commands.evaluate import evaluate_to_report
     from gfc_kit.plugins import registry
 
     chosen_runs = runs + tuple(registry().model(m, "--model").folder for m in models)
@@ -147,16 +147,16 @@ def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: 
 @click.argument("recipe", metavar="RECIPE", default="gfc_cvpr17")
 @OVERRIDES
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Training batch.")
-@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True, help="Timed calls per figure.")
-@click.option("--warmup", type=click.IntRange(0), default=2, show_default=True, help="Untimed calls first.")
-@click.option("--compile/--no-compile", "compiled", default=True, show_default=True,
-              help="Also time torch.compile (compiling takes a while).")
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True, help="Timed calls per figure.")
+@click.option("--warmup", type=click.IntRange(0), default=1, show_default=True, help="Untimed calls first.")
+@click.option("--compile/--no-compile", "compiled", default=False, show_default=True,
+              help="Also time torch.compile (compiling the paper's generator takes minutes on a laptop CPU).")
 @click.option("--json", "json_file", type=click.Path(path_type=Path), help="Also write the figures as JSON.")
 def bench(recipe: str, overrides: tuple[str, ...], batch_size: int, repeats: int, warmup: int, compiled: bool,
           json_file: Path | None) -> None:
     """Measure training and inference speed of a recipe's model on this machine (default: the paper's)."""
     from gfc_kit import recipe as recipes
-    from gfc_kit.bench import run_bench
+    from gfc_kit.commands.bench import run_bench
 
     run_bench(recipes.load(recipe, overrides), batch_size, repeats, warmup, compiled, json_file)
 
@@ -164,7 +164,7 @@ def bench(recipe: str, overrides: tuple[str, ...], batch_size: int, repeats: int
 @cli.command()
 def models() -> None:
     """List the models of gfc-kit and installed plugins (for complete --model and evaluate --model)."""
-    from gfc_kit.completion import read_model_json
+    from gfc_kit.inference import read_model_json
     from gfc_kit.plugins import registry
 
     shipped = registry().models()
@@ -267,7 +267,7 @@ def schema() -> None:
 def preview(recipe: str, overrides: tuple[str, ...], output: Path, count: int) -> None:
     """Save a picture of the recipe's training data: images, parsing labels, masked inputs."""
     from gfc_kit import recipe as recipes
-    from gfc_kit.preview import save_preview
+    from gfc_kit.commands.preview import save_preview
 
     path = save_preview(recipes.load(recipe, overrides), output, count)
     click.echo(f"wrote {path}")

@@ -114,7 +114,8 @@ class Bench:
 
     def overhead(self, rounds: int = 3) -> dict[str, Any]:
         """The last generator stage's step through the toolkit against the same work written as a
-        plain PyTorch loop; rounds alternate between the two so drifts in machine speed cancel."""
+        plain PyTorch loop: ``rounds`` alternations of one timed step each (after the warm-up), so
+        drifts in machine speed cancel; the medians are compared."""
         stage = next(s for s in reversed(self.recipe.stages) if s.train == "generator")
         trainer = self.trainer
         trainer.enter_stage(stage)
@@ -122,12 +123,11 @@ class Bench:
         toolkit_times, plain_times = [], []
         for round_ in range(rounds):
             warmup = self.warmup if round_ == 0 else 0
-            toolkit_times.append(timed(lambda: trainer.step(self.batch, stage, step_generator(0, 1)),
-                                       self.repeats, warmup))
-            plain_times.append(timed(plain, self.repeats, warmup))
+            toolkit_times.append(timed(lambda: trainer.step(self.batch, stage, step_generator(0, 1)), 1, warmup))
+            plain_times.append(timed(plain, 1, warmup))
         toolkit, bare = statistics.median(toolkit_times), statistics.median(plain_times)
         return {"stage": stage.name, "toolkit_ms": 1000 * toolkit, "plain_pytorch_ms": 1000 * bare,
-                "overhead_ratio": toolkit / bare}
+                "overhead_ratio": toolkit / bare, "rounds": rounds}
 
     def _plain_step(self, stage: Any) -> Callable[[], None]:
         """One D step then one G step of ``stage``, written directly against the modules: the
@@ -229,17 +229,21 @@ class Bench:
         cl = x.contiguous(memory_format=torch.channels_last)
         yield "channels_last", call(generator, cl)
         yield "channels_last + bf16", why_not or call(generator, cl, autocast=True)
-        if self.compiled:
-            compiled = torch.compile(generator)
-            yield "compiled + channels_last", call(compiled, cl)
-            yield "compiled + channels_last + bf16", why_not or call(compiled, cl, autocast=True)
+        if not self.compiled:
+            off = "not timed: give --compile (compiling takes minutes on a CPU)"
+            yield "compiled + channels_last", off
+            yield "compiled + channels_last + bf16", off
+            return
+        compiled = torch.compile(generator)
+        yield "compiled + channels_last", call(compiled, cl)
+        yield "compiled + channels_last + bf16", why_not or call(compiled, cl, autocast=True)
 
     # ---------------------------------------------------------------- data
     def data_loader(self, batches: int = 20) -> dict[str, Any]:
         """Images/s the training data loader delivers with the recipe's ``num_workers``."""
         spec = self.recipe.data.train
         try:
-            data = build("dataset", {"type": spec.type, **spec.params}, ("data", "train"),
+            data = build("dataset", spec.entry, ("data", "train"),
                          image_size=self.recipe.image_size)
         except GfcError as exc:
             return {"dataset": self.recipe.data.train.type, "note": f"unavailable: {exc}"}

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gfc_kit.completion import Completer, RunParser
+from gfc_kit.inference import ModelCompleter, RunParser
 from gfc_kit.errors import GfcError
-from gfc_kit.evaluation import SIZE_STUDY, Evaluator, FrechetDistance, data_spec, mask_spec, split_specs, summarize
+from gfc_kit.evaluation.evaluator import SIZE_STUDY, Evaluator, FrechetDistance, data_spec, mask_spec, split_specs, summarize
 from gfc_kit.factory import build, parse_spec
 from gfc_kit.plugins import hooks
-from gfc_kit.report import write_report
+from gfc_kit.evaluation.report import write_report
 from gfc_kit.training.progress import StageProgress
 
 log = logging.getLogger("gfc_kit.evaluate")
@@ -25,14 +25,14 @@ def opencv_available() -> bool:
     return importlib.util.find_spec("cv2") is not None
 
 
-def run_completers(runs: tuple[Path, ...]) -> dict[str, Completer]:
+def run_completers(runs: tuple[Path, ...]) -> dict[str, ModelCompleter]:
     """Each run's completer, named by its folder (made unique when two share a name)."""
-    completers: dict[str, Completer] = {}
+    completers: dict[str, ModelCompleter] = {}
     for run in runs:
         name = run.resolve().name
         while name in completers:
             name = f"{run.resolve().parent.name}/{name}"
-        completers[name] = Completer.from_run(run)
+        completers[name] = ModelCompleter.from_run(run)
     return completers
 
 

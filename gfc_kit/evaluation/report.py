@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from gfc_kit.evaluation import Examples
+from gfc_kit.evaluation.evaluator import Examples
 from gfc_kit.imaging import save_grid
 
 LOWER_IS_BETTER = {"l1", "l1_hole", "lpips", "lpips_hole", "fid"}

@@ -20,10 +20,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from gfc_kit.interfaces import PARSING_CLASSES
+from gfc_kit.interfaces import PARSING_CLASSES, Completer, MaskSampler
 
-Completer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-MaskSampler = Callable[..., torch.Tensor]
 
 
 def pair_seed(seed: int, mask_name: str, index: int) -> int:

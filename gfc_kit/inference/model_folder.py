@@ -1,0 +1,100 @@
+"""Model folders: what ``gfc-kit export`` writes and ``--model NAME`` loads (``model.json`` plus
+``generator.safetensors`` and, optionally, ``parser.safetensors``), from a finished run, gfc-kit
+itself or a plugin (:meth:`gfc_kit.registry.Registry.add_model`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from gfc_kit.errors import GfcError
+from gfc_kit.factory import build
+
+
+def pretrained_models() -> dict[str, Path]:
+    """Name → folder of every model that ships with gfc-kit or an installed plugin."""
+    from gfc_kit.plugins import registry
+
+    return {m.name: m.folder for m in registry().models()}
+
+
+def read_model_json(folder: Path) -> dict[str, Any]:
+    """A model folder's (or finished run's) ``model.json``, checked; problems name the file."""
+    path = Path(folder) / "model.json"
+    if not Path(folder).is_dir():
+        raise GfcError(f"{folder}: not a finished run or model folder (no such folder)")
+    if not path.is_file():
+        raise GfcError(f"{folder}: not a finished run or model folder (no model.json); train it with "
+                       "gfc-kit run, or use --checkpoint with one of its checkpoints")
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:
+        raise GfcError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("generator"), dict) or "type" not in meta["generator"] \
+            or not isinstance(meta.get("image_size"), int):
+        raise GfcError(f"{path}: needs 'generator' (a component entry with 'type') and 'image_size' (an integer)")
+    return meta
+
+
+class RunParser:
+    """A run's trained face parser as a labeller for images of any size: images are resized to the
+    size it was trained at and its labels resized back (nearest)."""
+
+    def __init__(self, parser: torch.nn.Module, image_size: int) -> None:
+        self.parser = parser.eval()
+        self.image_size = image_size
+
+    @classmethod
+    def from_run(cls, run: str | Path) -> RunParser:
+        """The parser a finished run exported (``model.json`` + ``parser.safetensors``)."""
+        from gfc_kit.training.checkpoint import load_weights
+
+        run = Path(run)
+        meta = read_model_json(run)
+        if "parser" not in meta:
+            raise GfcError(f"{run}: has no exported parser (model.json without 'parser'); give --parser none "
+                           "or another run")
+        parser = build("parser", meta["parser"], ("parser",), image_size=meta["image_size"])
+        parser.load_state_dict(load_weights(run / "parser.safetensors", "parser"))
+        return cls(parser, meta["image_size"])
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """Labels ``N×H×W`` for images ``N×3×H×W`` in [-1, 1]."""
+        size = image.shape[-2:]
+        small = F.interpolate(image.float(), size=(self.image_size,) * 2, mode="bilinear", antialias=True)
+        labels = self.parser(small).argmax(1, keepdim=True).float()
+        return F.interpolate(labels, size=size, mode="nearest")[:, 0].long()
+
+
+def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp16", "bf16"] = "fp16",
+                 parser: bool = True) -> list[Path]:
+    """Copy a finished run's exported networks into ``output`` (a model folder, e.g. one under
+    ``gfc_kit/models/`` or a plugin's) with weights stored as ``dtype``: fp16 halves the file and the loaded model
+    computes in fp32 as before. Returns the files written."""
+    from safetensors.torch import save_file
+
+    from gfc_kit.training.checkpoint import read_safetensors
+
+    run, output = Path(run), Path(output)
+    meta = read_model_json(run)
+    if output.exists() and not output.is_dir():
+        raise GfcError(f"--output {output}: is a file, not a folder; choose another")
+    cast = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    names = ["generator"] + (["parser"] if parser and "parser" in meta else [])
+    for name in names:
+        stored = read_safetensors(run / f"{name}.safetensors")
+        weights = {k: v.to(cast) if v.is_floating_point() else v for k, v in stored.items()}
+        save_file(weights, str(output / f"{name}.safetensors"), metadata={"dtype": dtype, "source": str(run.name)})
+        written.append(output / f"{name}.safetensors")
+    if "parser" not in names:
+        meta.pop("parser", None)
+    (output / "model.json").write_text(json.dumps({**meta, "weights_dtype": dtype}, indent=1))
+    written.append(output / "model.json")
+    return written
