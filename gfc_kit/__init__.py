@@ -18,7 +18,7 @@ from gfc_kit.errors import GfcError
 from gfc_kit.factory import create, list_components
 from gfc_kit.hookspecs import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 _LAZY = {
     **{name: "gfc_kit.interfaces" for name in
