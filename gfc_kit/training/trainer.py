@@ -613,8 +613,10 @@ def smoke_test(recipe: Recipe, output: Path | None) -> tuple[Recipe, Path]:
 
 
 def _check_finite(values: dict[str, torch.Tensor]) -> None:
-    bad = [name for name, value in values.items() if not bool(torch.isfinite(value).all())]
-    if bad:
+    """Raise :class:`NonFiniteLoss` naming the losses that are NaN or infinite (one device sync)."""
+    finite = torch.isfinite(torch.stack([v.detach().float().reshape(()) for v in values.values()]))
+    if not bool(finite.all()):
+        bad = [name for name, ok in zip(values, finite.tolist()) if not ok]
         raise NonFiniteLoss(f"loss {', '.join(bad)} is not finite; stopped without applying it")
 
 
