@@ -44,10 +44,11 @@ def build(kind: str, spec: dict[str, Any], path: tuple = (), **context: Any) -> 
 
 def _culprit(path: tuple, params: dict[str, Any], message: str) -> str:
     """The recipe path to blame: ``data.train.root`` when the message names that key's value."""
-    for key, value in params.items():
-        values = value if isinstance(value, list) else [value]
-        if any(str(v) and str(v) in message for v in values if isinstance(v, (str, Path))):
-            return ".".join(map(str, (*path, key)))
+    matches = [(len(str(v)), key) for key, value in params.items()
+               for v in (value if isinstance(value, list) else [value])
+               if isinstance(v, (str, Path)) and str(v) and str(v) in message]
+    if matches:  # the longest: a file inside the root folder is named by its own key
+        return ".".join(map(str, (*path, max(matches)[1])))
     return ".".join(map(str, path))
 
 

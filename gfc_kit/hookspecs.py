@@ -86,8 +86,10 @@ def gfc_stage_end(run: Trainer, stage: Stage, index: int) -> None:
 def gfc_row_logged(run: Trainer, row: dict[str, Any]) -> None:
     """A row of numbers was logged: training losses every ``train.log_every`` steps (with
     ``images_per_s``), and validation numbers every ``train.sample_every`` steps (with
-    ``val_hole_l1``; ``run.validation()`` then returns that step's completed validation batch
-    without recomputing it).
+    ``"split": "val"``: ``val_hole_l1`` in generator stages, ``val_parse_acc`` in a parser stage;
+    ``run.validation()`` then returns that step's completed validation batch without recomputing
+    it). After ``--resume`` the rows from the checkpoint on are logged again: a logger that keeps
+    its own file trims it to ``run.position`` at ``gfc_stage_start``, or tolerates repeats.
 
     :param row: ``stage``, ``step``, ``global_step`` and the numbers; JSON-able.
     """

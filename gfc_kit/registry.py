@@ -195,6 +195,7 @@ class Registry:
 
 
 LOSS_INPUTS = ("pixels", "adversarial", "parsing", "step")
+"""What a loss may consume: :data:`gfc_kit.interfaces.LossInputs` (kept here so the registry needs no torch)."""
 
 
 def loss_inputs(factory: Callable[..., Any]) -> str | None:

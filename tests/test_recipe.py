@@ -196,3 +196,29 @@ train: {{global_input: output}}
     assert (global_.view.type, global_.fake, global_.gradient, global_.params["width"]) == ("image", "output", "all", 0.5)
     assert loaded.losses["local_adversarial"].params["discriminator"] == "local"
     assert "gfc-kit 0.1 keys" in caplog.text
+
+
+def test_a_gfc_kit_0_1_global_discriminator_keeps_0_1_s_default(tmp_path):
+    """0.1 judged the raw output unless train.global_input said otherwise."""
+    path = write(tmp_path, "old.yaml", f"""
+base: {recipes.find("gfc_cvpr17").resolve()}
+name: old
+model:
+  global_discriminator: {{type: gfc_global_discriminator}}
+""")
+    global_ = recipes.load(path).model.discriminators["global"]
+    assert (global_.fake, global_.gradient) == ("output", "all")
+
+
+def test_an_error_names_the_most_specific_recipe_key(tmp_path):
+    """A file inside the root folder is blamed on its own key, not on root."""
+    from PIL import Image
+
+    from gfc_kit.errors import GfcError
+    from gfc_kit.factory import build
+
+    (tmp_path / "faces").mkdir()
+    Image.new("RGB", (178, 218)).save(tmp_path / "faces" / "000001.jpg")
+    with pytest.raises(GfcError, match=r"^data\.train\.landmarks_file: "):
+        build("dataset", {"type": "celeba", "root": str(tmp_path / "faces"),
+                          "landmarks_file": str(tmp_path / "faces" / "landmarks.txt")}, ("data", "train"))

@@ -284,7 +284,12 @@ def add_plugin_commands(group: click.Group) -> None:
 
     builtin = set(group.commands)
     staging = click.Group()
-    hooks().gfc_register_commands(cli=staging)
+    for impl in hooks().gfc_register_commands.get_hookimpls():
+        try:
+            impl.function(*(staging for _ in impl.argnames))
+        except Exception as exc:  # one plugin's broken hook must not take every command down
+            click.echo(f"warning: plugin {impl.plugin_name!r} failed to add its commands: "
+                       f"{type(exc).__name__}: {exc}", err=True)
     for name, command in staging.commands.items():
         if name in builtin:
             click.echo(f"warning: a plugin's command {name!r} clashes with gfc-kit's own; ignored", err=True)

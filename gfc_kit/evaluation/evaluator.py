@@ -69,7 +69,7 @@ class Evaluator:
     completers: dict[str, Completer]
     metrics: list[Any]
     parser: Callable[[torch.Tensor], torch.Tensor] | None = None
-    """Images ``N×3×H×W`` → labels ``N×H×W`` (e.g. :class:`gfc_kit.completion.RunParser`)."""
+    """Images ``N×3×H×W`` → labels ``N×H×W`` (e.g. :class:`gfc_kit.inference.RunParser`)."""
     seed: int = 0
     limit: int | None = None
     batch_size: int = 16

@@ -100,6 +100,7 @@ class ModelCompleter:
         """Composited completion of a batch at its own size. ``mask`` is 1 (or ``True``) in the hole:
         a float mask counts above 0.5, and an image with no hole pixel is an error, never an
         unchanged image returned as completed."""
+        device = image.device
         image = image.to(self.device).float()
         mask = torch.as_tensor(hole_array(mask, "mask")).to(self.device).float()
         if mask.dim() == 3:
@@ -118,7 +119,7 @@ class ModelCompleter:
         output = self.generator(x).float().clamp(-1, 1)
         if output.shape[-2:] != image.shape[-2:]:
             output = F.interpolate(output, size=image.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
-        return composite(output, image, mask)
+        return composite(output, image, mask).to(device)  # back where the caller keeps its images
 
     def complete_photo(self, photo: Image.Image, mask: Any, crop: Crop = "auto") -> Image.Image:
         """Complete a photo of any size: crop it to the model's layout, complete, paste back.

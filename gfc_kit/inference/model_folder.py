@@ -51,7 +51,7 @@ class RunParser:
     @classmethod
     def from_run(cls, run: str | Path) -> RunParser:
         """The parser a finished run exported (``model.json`` + ``parser.safetensors``)."""
-        from gfc_kit.training.checkpoint import load_weights
+        from gfc_kit.training.checkpoint import load_weights, mismatch
 
         run = Path(run)
         meta = read_model_json(run)
@@ -59,7 +59,10 @@ class RunParser:
             raise GfcError(f"{run}: has no exported parser (model.json without 'parser'); give --parser none "
                            "or another run")
         parser = build("parser", meta["parser"], ("parser",), image_size=meta["image_size"])
-        parser.load_state_dict(load_weights(run / "parser.safetensors", "parser"))
+        try:
+            parser.load_state_dict(load_weights(run / "parser.safetensors", "parser"))
+        except RuntimeError as exc:
+            raise GfcError(f"{run / 'parser.safetensors'}: the weights do not fit the parser: {mismatch(exc)}") from None
         return cls(parser, meta["image_size"])
 
     @torch.inference_mode()

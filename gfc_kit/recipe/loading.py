@@ -103,6 +103,8 @@ def upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
     model, train = data.get("model"), data.get("train")
     legacy = [k for k in _LEGACY_DISCRIMINATORS if isinstance(model, dict) and k in model]
     global_input = train.pop("global_input", None) if isinstance(train, dict) else None
+    if global_input is None and "global_discriminator" in legacy:
+        global_input = "output"  # 0.1's default
     if not legacy and global_input is None:
         return data
     log.warning("%s: gfc-kit 0.1 keys (%s) read as model.discriminators; see docs/recipes.md", path,

@@ -59,6 +59,8 @@ class ProgressDisplay:
 
     @hookimpl
     def gfc_stage_start(self, run: Trainer, stage: Stage, index: int) -> None:
+        if self.bar is not None:  # a stage that stopped on an error never reached gfc_stage_end
+            self.bar.close()
         label = f"stage {index + 1}/{len(run.recipe.stages)} {stage.name}"
         self.bar = StageProgress(label, run.position[1], stage.steps, run.recipe.train.log_every)
 

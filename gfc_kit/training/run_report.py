@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from gfc_kit.factory import build
 
+
 if TYPE_CHECKING:
     from gfc_kit.training.trainer import Trainer
 
@@ -25,10 +26,7 @@ def write_run_report(run: Trainer) -> Path | None:
     if not recipe.masks.eval or "val" not in run.datasets or recipe.train.report_images == 0:
         log.info("no end-of-run report (it needs masks.eval, data.val and train.report_images > 0)")
         return None
-    size = recipe.image_size
-    masks = {_name(spec.type, spec.params, i): build("mask_sampler", spec.entry,
-                                                     ("masks", "eval", i), image_size=size)
-             for i, spec in enumerate(recipe.masks.eval)}
+    size, masks = recipe.image_size, run.eval_masks
     completer = ModelCompleter(run.generator, size, recipe.train.hole_fill, recipe.seed, device=run.rt.device)
     metrics = [build("metric", {"type": t, **p}, ("metrics",)) for t, p in
                (("psnr", {"region": "hole"}), ("l1", {"region": "hole"}), ("ssim", {}))]
@@ -46,7 +44,3 @@ def write_run_report(run: Trainer) -> Path | None:
     return write_report(run.output, f"{recipe.name}: end-of-run evaluation", config, rows, summarize(rows), examples,
                         None, notes).parent
 
-
-def _name(kind: str, params: dict, index: int) -> str:
-    """A report name for the ``index``-th eval mask: its region (O1…O6) or its type."""
-    return str(params.get("region") or f"{kind}_{index}")

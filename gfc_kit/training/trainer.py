@@ -9,7 +9,7 @@ discriminator it names, which judges the composite through its view; a discrimin
 released ``gradstack.m`` does for the global one.
 
 Everything is built and checked before the first step (the run folder, every dataset a stage
-reads, the mask samplers, the networks on one real item, the losses), so a mistake fails in
+reads, the training and evaluation mask samplers, the networks on one real item, the losses), so a mistake fails in
 seconds, not after the parser stage. Everything random in a step (masks, hole noise, dropout) is
 drawn from a generator seeded by ``(seed, step)`` and batches are a function of ``(seed, step)``
 too, so ``--resume`` continues exactly where an uninterrupted run would be.
@@ -119,6 +119,10 @@ class Trainer:
         size = recipe.image_size
         self.sampler = build("mask_sampler", recipe.masks.train.entry,
                              ("masks", "train"), image_size=size)
+        self.eval_masks = {eval_mask_name(spec.type, spec.params, i):
+                           build("mask_sampler", spec.entry, ("masks", "eval", i), image_size=size)
+                           for i, spec in enumerate(recipe.masks.eval)}
+        """The end-of-run report's holes, by report name (built now, so a mistake shows now)."""
         torch.manual_seed(recipe.seed)  # the same initial weights on every rank and every run
         self.modules = self._build_modules()
         self.generator = self.modules["generator"]
@@ -214,7 +218,7 @@ class Trainer:
                 modules["parser"].load_state_dict(weights)
             except RuntimeError as exc:
                 raise GfcError(f"model.parser_weights: {model.parser_weights} does not fit model.parser: "
-                               f"{str(exc).splitlines()[0]}") from None
+                               f"{checkpoint.mismatch(exc)}") from None
         return modules
 
     def _build_judges(self) -> dict[str, Judge]:
@@ -322,7 +326,7 @@ class Trainer:
             log.info("resuming %s at stage %d step %d", self.output, stage, step)
             if self.rt.main and metrics.is_file():  # rows after the checkpoint will be logged again
                 rows = [line for line in metrics.read_text().splitlines()
-                        if line.strip() and json.loads(line).get("global_step", 0) <= state["global_step"]]
+                        if _row_step(line) is not None and _row_step(line) <= state["global_step"]]
                 metrics.write_text("".join(row + "\n" for row in rows))
             if step >= self.recipe.stages[stage].steps:
                 stage, step = stage + 1, 0
@@ -375,7 +379,8 @@ class Trainer:
         for name, module in self.modules.items():
             trains = (name == "parser") == (stage.train == "parser")
             module.train(trains)
-            module.requires_grad_(trains)
+            # a discriminator's weights need gradients only in its own step, which switches them on
+            module.requires_grad_(trains and not name.startswith("discriminator."))
         self.set_lr(stage, 0)
 
     def set_lr(self, stage: Stage, step: int) -> None:
@@ -618,6 +623,19 @@ def _check_finite(values: dict[str, torch.Tensor]) -> None:
     if not bool(finite.all()):
         bad = [name for name, ok in zip(values, finite.tolist()) if not ok]
         raise NonFiniteLoss(f"loss {', '.join(bad)} is not finite; stopped without applying it")
+
+
+def eval_mask_name(kind: str, params: dict[str, Any], index: int) -> str:
+    """A report name for the ``index``-th of ``masks.eval``: its region (O1…O6), else its type."""
+    return str(params.get("region") or f"{kind}_{index}")
+
+
+def _row_step(line: str) -> int | None:
+    """A metrics.jsonl line's global step; ``None`` for a line a killed run left half-written."""
+    try:
+        return int(json.loads(line).get("global_step", 0))
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def _shape(t: torch.Tensor) -> str:

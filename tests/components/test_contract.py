@@ -23,6 +23,11 @@ def test_every_builtin_class_factory_is_exported_from_gfc_kit_components(fresh_p
 def test_every_builtin_loss_declares_what_it_consumes(fresh_plugins):
     from gfc_kit.registry import LOSS_INPUTS, loss_inputs
 
+    from typing import get_args
+
+    from gfc_kit.interfaces import LossInputs
+
+    assert get_args(LossInputs) == LOSS_INPUTS
     losses = [e for e in registry() if e.kind == "loss"]
     assert losses and all(loss_inputs(e.factory) in LOSS_INPUTS for e in losses)
 

@@ -173,6 +173,17 @@ def test_parsing_folder_maps_labels_and_pairs_by_stem(tmp_path):
     assert set(item["labels"].unique().tolist()) == {0, 5, 10}
 
 
+def test_parsing_folder_keeps_each_image_with_its_labels_after_leaving_out_a_bad_one(tmp_path):
+    """Leaving out an unreadable image (the check before a run) must not shift the labels."""
+    for i, stem in enumerate(("a", "b", "c")):
+        save(tmp_path / "labels" / f"{stem}.png", np.full((8, 8), i + 1, dtype=np.uint8))
+        save(tmp_path / "images" / f"{stem}.png", noise(8, 8))
+    (tmp_path / "images" / "a.png").write_bytes(b"not a png")
+    dataset = gfc_kit.create("dataset", "parsing_folder", root=tmp_path, image_size=8)
+    assert dataset.check() == 1
+    assert [int(dataset[i]["labels"].unique()) for i in range(2)] == [2, 3]  # b's and c's own labels
+
+
 def test_celebamask_hq_eyes_come_out_image_left_and_right(shared_data):
     dataset = gfc_kit.create("dataset", "parsing_folder", root=shared_data / "parsing" / "celebamask_hq",
                              label_map="celebamask_hq", image_size=128)

@@ -61,7 +61,7 @@ class ParsingFolder(FileDataset):
         paired = [f for f in image_files if f.stem in label_files]
         if not paired:
             raise DataError(f"{root}: no image in {images}/ has a label file of the same name in {labels}/")
-        self.label_files = [label_files[f.stem] for f in paired]
+        self.label_files = {f: label_files[f.stem] for f in paired}  # by image, so leaving files out keeps pairs
         mapping = LABEL_MAPS[label_map] if isinstance(label_map, str) else label_map
         bad = {k: v for k, v in mapping.items() if not 0 <= v < 11 or not 0 <= k < 256}
         if bad:
@@ -74,7 +74,7 @@ class ParsingFolder(FileDataset):
 
     def read(self, index: int) -> dict[str, Any]:
         image = read_image(self.files[index])
-        raw = read_label_map(self.label_files[index])
+        raw = read_label_map(self.label_files[self.files[index]])
         height, width = image.shape[-2:]
         if raw.shape != (height, width):
             raw = F.interpolate(raw[None, None].float(), size=(height, width), mode="nearest-exact")[0, 0]

@@ -13,11 +13,18 @@ import gfc_kit
 CSV_FILE = "losses.csv"
 
 
+HEADER = "stage,step,global_step,name,value\n"
+
+
 @gfc_kit.hookimpl
 def gfc_stage_start(run, stage, index):
+    """Start the file, or (on ``--resume``) drop the rows after the point the run continues from,
+    as gfc-kit does with metrics.jsonl, since those steps are logged again."""
     path = run.output / CSV_FILE
-    if not path.is_file():
-        path.write_text("stage,step,global_step,name,value\n")
+    stage_index, step = run.position
+    now = sum(s.steps for s in run.recipe.stages[:stage_index]) + step
+    rows = path.read_text().splitlines()[1:] if path.is_file() else []
+    path.write_text(HEADER + "".join(f"{r}\n" for r in rows if int(r.split(",")[2]) <= now))
 
 
 @gfc_kit.hookimpl
