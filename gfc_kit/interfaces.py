@@ -13,7 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import numpy as np
 import torch
+
+from gfc_kit.face_layout import FaceLayout, invert_affine
 
 PARSING_CLASSES = (
     "background",
@@ -127,3 +130,58 @@ class Completer(Protocol):
     """Fills holes without a recipe: ``(image N×3×H×W, mask N×1×H×W) -> composited N×3×H×W``."""
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class Face:
+    """One face an aligner found in a photo, and how it maps onto a model's layout."""
+
+    box: tuple[float, float, float, float]
+    """The detector's box ``(x0, y0, x1, y1)`` in photo pixels."""
+    landmarks: np.ndarray
+    """``5×2`` photo pixels in :data:`~gfc_kit.face_layout.POINT_NAMES` order (NaN: not found)."""
+    to_layout: np.ndarray
+    """2×3 similarity: photo pixels → the layout's unit square (``[0, 1]²`` is what the model sees)."""
+    score: float = 0.0
+
+    @classmethod
+    def from_landmarks(cls, box: tuple[float, float, float, float], landmarks: np.ndarray, layout: FaceLayout,
+                       score: float = 0.0) -> Face:
+        """A face whose transform is fitted to ``layout`` from its landmarks."""
+        landmarks = np.asarray(landmarks, dtype=np.float64)
+        return cls(tuple(float(v) for v in box), landmarks, layout.transform(landmarks), float(score))
+
+    @property
+    def from_layout(self) -> np.ndarray:
+        """2×3: the layout's unit square → photo pixels."""
+        return invert_affine(self.to_layout)
+
+    @property
+    def side(self) -> float:
+        """The side, in photo pixels, of the square the model sees (the face's size in the photo)."""
+        return float(1 / np.hypot(*self.to_layout[0, :2]))
+
+    def corners(self) -> np.ndarray:
+        """The model's square as four photo-pixel corners (``4×2``, clockwise from top left)."""
+        square = np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], dtype=np.float64)
+        return square @ self.from_layout.T
+
+
+@runtime_checkable
+class Aligner(Protocol):
+    """Finds the faces in a photo (``H×W×3`` uint8 RGB) with the transform of each onto
+    ``layout``; an empty list when there is none. See :class:`Face`."""
+
+    def __call__(self, photo: np.ndarray, layout: FaceLayout) -> list[Face]: ...
+
+
+@runtime_checkable
+class Blender(Protocol):
+    """Merges a completed fill into a photo: ``photo`` and ``fill`` are ``H×W×3`` float32 in
+    ``[0, 1]``, ``hole`` an ``H×W`` bool array; returns the blended ``H×W×3``. Only pixels within
+    ``margin(hole)`` pixels of the hole may change: the completer keeps every other pixel of the
+    photo as it was, byte for byte."""
+
+    def margin(self, hole: np.ndarray) -> int: ...
+
+    def __call__(self, photo: np.ndarray, fill: np.ndarray, hole: np.ndarray) -> np.ndarray: ...

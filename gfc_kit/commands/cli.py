@@ -61,35 +61,74 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="A checkpoint file of a run.")
 @click.option("--model", help="A model that ships with gfc-kit or a plugin, by name (see gfc-kit models).")
 @click.option("--input", "inputs", required=True, type=click.Path(path_type=Path),
-              help="An image, or a folder of images.")
-@click.option("--mask", "mask_file", type=click.Path(path_type=Path), help="Mask image: white = hole.")
+              help="A photo, or a folder of photos (any size; gray, RGBA and 16-bit kept as they are).")
+@click.option("--mask", type=click.Path(path_type=Path),
+              help="Mask image (white = hole), or a folder holding each photo's mask under the photo's name.")
 @click.option("--mask-polarity", type=click.Choice(["white_hole", "black_hole"]), default="white_hole",
               show_default=True, help="black_hole: the mask marks the hole black (known pixels white).")
 @click.option("--box", help="Hole as x,y,w,h in the photo's pixels.")
 @click.option("--region", type=click.Choice(["O1", "O2", "O3", "O4", "O5", "O6"]),
-              help="One of the paper's face-region holes.")
+              help="One of the paper's face-region holes, placed on the face.")
+@click.option("--align", "align", metavar="NAME[:KEY=VALUE,...]",
+              help="Find and align each face with this aligner (e.g. dlib, from the gfc-align plugin). "
+                   "Without it the model sees the fixed --crop.")
+@click.option("--blend", default="poisson", show_default=True, metavar="NAME[:KEY=VALUE,...]",
+              help="How the fill goes into the photo: paste, feather or poisson (see docs/completing.md).")
+@click.option("--faces", type=click.Choice(["largest", "all"]), default="largest", show_default=True,
+              help="With --region and --align: the face(s) the region goes on.")
+@click.option("--no-face", type=click.Choice(["error", "plain"]), default="error", show_default=True,
+              help="With --align, a photo without a face: an error, or completed in the --crop with a warning.")
 @click.option("--crop", type=click.Choice(["auto", "celeba", "center", "resize"]), default="auto", show_default=True,
-              help="How the photo is fitted to the model (auto: the paper's CelebA crop for 178:218 photos).")
+              help="Without --align, the part of the photo the model sees (auto: the paper's CelebA crop for "
+                   "178:218 photos, else the centre square).")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("completed"), show_default=True)
 @click.option("--panel", is_flag=True, help="Also save input | masked | completed side by side.")
-def complete(run_dir: Path | None, checkpoint: Path | None, model: str | None, inputs: Path, mask_file: Path | None,
-             mask_polarity: str, box: str | None, region: str | None, crop: str, output: Path, panel: bool) -> None:
-    """Complete your own photos with a trained run."""
-    from gfc_kit.inference import ModelCompleter
+@click.pass_context
+def complete(ctx: click.Context, run_dir: Path | None, checkpoint: Path | None, model: str | None, inputs: Path,
+             mask: Path | None, mask_polarity: str, box: str | None, region: str | None, align: str | None,
+             blend: str, faces: str, no_face: str, crop: str, output: Path, panel: bool) -> None:
+    """Complete your own photos with a trained model; every pixel outside the hole's blend band is kept."""
+    from gfc_kit.inference import ModelCompleter, PhotoCompleter
     from gfc_kit.inference.photos import complete_files
 
     if sum(x is not None for x in (run_dir, checkpoint, model)) != 1:
         raise GfcError("give one of --run RUN_DIR, --checkpoint FILE or --model NAME")
-    if sum(x is not None for x in (mask_file, box, region)) != 1:
-        raise GfcError("give exactly one hole: --mask FILE, --box x,y,w,h or --region O1..O6")
+    if sum(x is not None for x in (mask, box, region)) != 1:
+        raise GfcError("give exactly one hole: --mask FILE_OR_FOLDER, --box x,y,w,h or --region O1..O6")
+    blender = _component("blender", blend, "--blend")
+    aligner = _component("aligner", align, "--align") if align is not None else None
     if model is not None:
         from gfc_kit.plugins import registry
 
         run_dir = registry().model(model, "--model").folder  # what ModelCompleter.pretrained loads, named in errors
     completer = ModelCompleter.from_run(run_dir) if run_dir else ModelCompleter.from_checkpoint(checkpoint)
-    for written in complete_files(completer, inputs, output, mask_file=mask_file, polarity=mask_polarity,
-                                  box=box, region=region, crop=crop, panel=panel):
+    photos = PhotoCompleter(completer, blender, aligner, crop=crop, faces=faces, no_face=no_face)
+    failed: list[Path] = []
+
+    def report(path: Path, exc: GfcError) -> None:
+        failed.append(path)
+        for line in str(exc).splitlines():
+            click.echo(f"error: {line}", err=True)
+
+    for written in complete_files(photos, inputs, output, mask=mask, polarity=mask_polarity, box=box, region=region,
+                                  panel=panel, on_error=report):
         click.echo(f"wrote {written}")
+    if failed:
+        click.echo(f"error: {len(failed)} photo(s) of {inputs} not completed (above); the others are in {output}",
+                   err=True)
+        ctx.exit(2)
+
+
+def _component(kind: str, text: str, option: str) -> Any:
+    """The ``kind`` component an option names (``name`` or ``name:key=value,...``)."""
+    from gfc_kit.factory import create, parse_spec
+
+    spec = parse_spec(text, option)
+    name = spec.pop("type")
+    try:
+        return create(kind, name, **spec)
+    except GfcError as exc:
+        raise GfcError(f"{option} {text}: {exc}") from None
 
 
 @cli.command()

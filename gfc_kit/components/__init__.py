@@ -29,6 +29,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "views": ("HoleView", "ImageView", "BoxView", "hole_boxes", "resample"),
     "losses": ("CharbonnierL1", "L2", "BCEAdversarial", "ParsingCrossEntropy"),
     "completers": ("MeanFill", "OpenCVInpaint", "telea", "navier_stokes"),
+    "blenders": ("Paste", "Feather", "Poisson"),
     "metrics": ("PSNR", "SSIM", "L1", "LPIPS"),
 }
 _WHERE = {name: module for module, names in _FAMILIES.items() for name in names}

@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gfc_kit.errors import GfcError
-from gfc_kit.face_layout import ALIGNED_SIZE, CROP_BOX
+from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 from gfc_kit.imaging import hole_array
-from gfc_kit.inference.model_folder import read_model_json
+from gfc_kit.inference.model_folder import face_layout, read_model_json
 from gfc_kit.interfaces import composite, generator_input, takes_mask
 
 Crop = Literal["auto", "celeba", "center", "resize"]
@@ -33,8 +33,10 @@ class ModelCompleter:
     photos, and the known pixels are always kept as they were."""
 
     def __init__(self, generator: torch.nn.Module, image_size: int, hole_fill: str = "noise", seed: int = 0,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", layout: FaceLayout = CELEBA_CROP) -> None:
         self.device = torch.device(device)
+        self.layout = layout
+        """The face layout the model was trained on: aligners map photos onto it."""
         self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # 1.15× (gfc-kit bench)
         self.image_size = image_size
         self.hole_fill = hole_fill
@@ -83,7 +85,8 @@ class ModelCompleter:
             generator.load_state_dict(state)
         except RuntimeError as exc:
             raise GfcError(f"{weights}: the weights do not fit the generator: {mismatch(exc)}") from None
-        return cls(generator, meta["image_size"], meta.get("hole_fill", "noise"), device=device)
+        return cls(generator, meta["image_size"], meta.get("hole_fill", "noise"), device=device,
+                   layout=face_layout(meta, source))
 
     def __call__(self, image: Any, mask: Any) -> Any:
         """Fill the holes of ``image`` where ``mask`` is 1 (white). Tensors (``N×3×H×W`` in [-1, 1],
@@ -122,38 +125,13 @@ class ModelCompleter:
         return composite(output, image, mask).to(device)  # back where the caller keeps its images
 
     def complete_photo(self, photo: Image.Image, mask: Any, crop: Crop = "auto") -> Image.Image:
-        """Complete a photo of any size: crop it to the model's layout, complete, paste back.
+        """Complete a photo of any size in the fixed ``crop`` the model sees, pasted back (no
+        alignment; :class:`~gfc_kit.inference.pipeline.PhotoCompleter` adds aligners and blenders).
         ``mask``: a PIL image (white = hole), or an ``H×W`` array of 0/1, bool, float or 0–255."""
+        from gfc_kit.components.blenders import Paste
+        from gfc_kit.inference.pipeline import PhotoCompleter
+
         photo = photo.convert("RGB")
         hole = hole_array(mask, "mask", size=photo.size)
-        if not hole.any():
-            raise GfcError("mask: has no hole pixel (white, or 1, marks the hole)")
-        x0, y0, x1, y1 = photo_box(photo.size, crop)
-        outside = hole.copy()
-        outside[y0:y1, x0:x1] = False
-        if outside.any():
-            raise GfcError(f"the hole reaches outside the {x1 - x0}×{y1 - y0} region at ({x0}, {y0}) that the "
-                           "model sees; use a smaller hole or another crop (e.g. resize)")
-        region = np.asarray(photo, dtype=np.float32)[y0:y1, x0:x1] / 127.5 - 1
-        tensor = torch.from_numpy(region).permute(2, 0, 1)[None]
-        hole_crop = torch.from_numpy(hole[y0:y1, x0:x1].astype(np.float32))[None, None]
-        done = self.complete_tensor(tensor, hole_crop)[0].permute(1, 2, 0).cpu().numpy()
-        result = np.asarray(photo).copy()
-        result[y0:y1, x0:x1] = np.clip((done + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(result)
-
-
-def photo_box(size: tuple[int, int], crop: Crop = "auto") -> tuple[int, int, int, int]:
-    """The square (or, for ``resize``, whole) region of a ``width × height`` photo the model sees."""
-    width, height = size
-    if crop == "auto":
-        crop = "celeba" if abs(width / height - ALIGNED_SIZE[0] / ALIGNED_SIZE[1]) < 0.02 else "center"
-    if crop == "celeba":
-        sx, sy = width / ALIGNED_SIZE[0], height / ALIGNED_SIZE[1]
-        x0, y0, x1, y1 = CROP_BOX
-        return round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)
-    if crop == "resize":
-        return 0, 0, width, height
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return left, top, left + side, top + side
+        done = PhotoCompleter(self, Paste(), crop=crop)(np.asarray(photo), hole, name="mask")
+        return Image.fromarray(done)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from gfc_kit.errors import GfcError
+from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 
 
@@ -38,6 +39,14 @@ def read_model_json(folder: Path) -> dict[str, Any]:
             or not isinstance(meta.get("image_size"), int):
         raise GfcError(f"{path}: needs 'generator' (a component entry with 'type') and 'image_size' (an integer)")
     return meta
+
+
+def face_layout(meta: dict[str, Any], source: Path | str = "model.json") -> FaceLayout:
+    """The face layout a model was trained on (``face_layout`` in its ``model.json``; the paper's
+    CelebA crop when absent, as for every built-in face dataset)."""
+    if "face_layout" not in meta:
+        return CELEBA_CROP
+    return FaceLayout.from_json(meta["face_layout"], str(source))
 
 
 class RunParser:

@@ -1,0 +1,209 @@
+"""Completing a photo of any size as a pipeline of components: find the faces (an aligner, or a
+fixed crop), warp each face with its holes to the model's layout, complete there, warp the fill
+back, and blend it into the photo. Only the hole and the blender's band around it change; every
+other pixel of the photo, alpha included, is returned byte for byte.
+
+    photos = PhotoCompleter(ModelCompleter.pretrained("gfc_celeba_cpu"), aligner=create("aligner", "dlib"))
+    done = photos(array, hole=mask)            # H×W×C uint8 or uint16 in, the same out
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+
+from gfc_kit.components.blenders import Poisson, distance_to_hole
+from gfc_kit.components.masks.boxes import O_BOXES
+from gfc_kit.errors import GfcError
+from gfc_kit.face_layout import ALIGNED_SIZE, CELEBA_CROP, CROP_BOX
+from gfc_kit.inference.completer import Crop
+from gfc_kit.inference.warping import Box, warp_to_layout, warp_to_photo
+from gfc_kit.interfaces import Aligner, Blender, Completer, Face
+
+log = logging.getLogger("gfc_kit.complete")
+
+Faces = Literal["largest", "all"]
+NoFace = Literal["error", "plain"]
+
+OVERSAMPLE = 4
+"""A face is warped at 4× its size in the photo (at most :data:`MAX_SIDE`), so the warp there and
+back changes no pixel by more than about 2/255 (measured on CelebA-HQ faces, rotations to 30°)."""
+MAX_SIDE = 2048
+
+
+@dataclass
+class PhotoCompleter:
+    """A trained model, an aligner (or a fixed crop when ``aligner`` is None) and a blender, as one
+    function from a photo and its hole to the completed photo.
+
+    ``faces`` picks the faces a ``region`` hole (O1–O6, placed on each face) goes on; a drawn hole
+    goes on the face whose square it overlaps most. ``no_face="plain"`` completes a photo in which
+    the aligner finds no face with the fixed ``crop`` instead, with a warning."""
+
+    model: Completer
+    """Fills holes of tensors at any size (a :class:`ModelCompleter`, or e.g. a classical completer);
+    its ``layout`` and ``image_size``, when it has them, say how faces are aligned and the
+    smallest view worth making."""
+    blender: Blender = field(default_factory=Poisson)
+    aligner: Aligner | None = None
+    crop: Crop = "auto"
+    faces: Faces = "largest"
+    no_face: NoFace = "error"
+
+    def __call__(self, photo: np.ndarray, hole: np.ndarray | None = None, region: str | None = None,
+                 name: str = "photo") -> np.ndarray:
+        """``photo``: ``H×W``, ``H×W×3`` or ``H×W×4``, uint8 or uint16; ``hole``: ``H×W`` bool, or
+        ``region``: one of O1–O6. ``name`` is used in errors (e.g. the file)."""
+        if (hole is None) == (region is None):
+            raise GfcError(f"{name}: give a hole or a region, not {'both' if hole is not None else 'neither'}")
+        if hole is not None and not hole.any():
+            raise GfcError(f"{name}: the mask has no hole pixel (white, or 1, marks the hole)")
+        faces = self.find_faces(photo, name)
+        jobs = self.assign(faces, photo.shape[:2], hole, region, name)
+        result = photo.copy()
+        for face, face_hole in jobs:
+            self._complete_face(photo, result, face, face_hole)
+        return result
+
+    def find_faces(self, photo: np.ndarray, name: str = "photo") -> list[Face]:
+        """The faces the model will see: the aligner's, largest first, or the fixed crop."""
+        height, width = photo.shape[:2]
+        if self.aligner is None:
+            return [crop_face((width, height), self.crop)]
+        faces = self.aligner(as_rgb8(photo), getattr(self.model, "layout", CELEBA_CROP))
+        if faces:
+            return sorted(faces, key=lambda f: -f.side)
+        if self.no_face == "plain":
+            log.warning("%s: no face found; completing the %s crop without alignment", name, self.crop)
+            return [crop_face((width, height), self.crop)]
+        raise GfcError(f"{name}: no face found; give another photo, or --no-face plain to complete it without alignment")
+
+    def assign(self, faces: list[Face], shape: tuple[int, int], hole: np.ndarray | None, region: str | None,
+               name: str) -> list[tuple[Face, np.ndarray]]:
+        """Each face with the holes that are its own: a region on the chosen faces, or each
+        connected part of a drawn hole on the face whose square it overlaps most."""
+        if region is not None:
+            chosen = faces if self.faces == "all" else faces[:1]
+            return [(face, region_hole(face, region, shape)) for face in chosen]
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+        holes: dict[int, np.ndarray] = {}
+        for part in range(1, count):
+            x, y, w, h = stats[part, :4]
+            ys, xs = np.nonzero(labels[y:y + h, x:x + w] == part)
+            inside = [np.mean(in_square(face, xs + x, ys + y)) for face in faces]
+            best = int(np.argmax(inside))
+            if inside[best] == 0:
+                raise GfcError(f"{name}: the hole at x={x}, y={y} ({w}×{h} px) lies on no face that was found")
+            if inside[best] < 1:
+                raise GfcError(f"{name}: the hole at x={x}, y={y} ({w}×{h} px) reaches outside the face's square "
+                               "that the model sees; use a smaller hole" +
+                               ("" if self.aligner is not None else ", or another --crop (e.g. resize)"))
+            holes.setdefault(best, np.zeros(shape, dtype=bool))[labels == part] = True
+        return [(faces[i], face_hole) for i, face_hole in sorted(holes.items())]
+
+    def _complete_face(self, photo: np.ndarray, result: np.ndarray, face: Face, hole: np.ndarray) -> None:
+        """Complete one face's holes in its layout view and blend the fill into ``result``."""
+        side = int(np.clip(round(face.side * OVERSAMPLE), getattr(self.model, "image_size", 64), MAX_SIDE))
+        scale = colour_scale(photo)
+        colour = photo if photo.ndim == 2 else photo[..., :3]
+        view = warp_to_layout(colour, face.to_layout, side) / scale
+        view = np.repeat(view[..., None], 3, 2) if view.ndim == 2 else view
+        view_hole = warp_to_layout(hole.astype(np.float32), face.to_layout, side) > 0.5
+        if not view_hole.any():  # a hole thinner than a view pixel: keep it
+            view_hole = warp_to_layout(hole.astype(np.float32), face.to_layout, side) > 0
+        tensor = torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1)))[None] * 2 - 1
+        with torch.inference_mode():
+            done = self.model(tensor, torch.from_numpy(view_hole)[None, None].float())
+        filled_view = ((done[0].permute(1, 2, 0).cpu().numpy() + 1) / 2).astype(np.float32)
+
+        margin = int(self.blender.margin(hole))
+        box = hole_box(hole, margin + 2)
+        x0, y0, x1, y1 = box
+        part = hole[y0:y1, x0:x1]
+        photo_part = colour[y0:y1, x0:x1].astype(np.float32) / scale
+        photo_rgb = np.repeat(photo_part[..., None], 3, 2) if photo_part.ndim == 2 else photo_part
+        fill = np.clip(warp_to_photo(filled_view, face.to_layout, box), 0, 1)
+        blended = self.blender(photo_rgb, fill, part)
+        if photo.ndim == 2 or photo.shape[2] == 1:
+            blended = cv2.cvtColor(blended.astype(np.float32), cv2.COLOR_RGB2GRAY).reshape(photo_part.shape)
+        changed = part if margin == 0 else distance_within(part, margin)
+        values = np.clip(blended * scale + 0.5, 0, scale).astype(photo.dtype)
+        target = result[y0:y1, x0:x1] if result.ndim == 2 else result[y0:y1, x0:x1, :values.shape[-1]]
+        target[changed] = values[changed]
+
+
+def crop_face(size: tuple[int, int], crop: Crop) -> Face:
+    """The fixed crop of a ``width × height`` photo as a face (no landmarks): its box is the square."""
+    x0, y0, x1, y1 = photo_box(size, crop)
+    # pixel centres count from 0, so the square's left edge, x0 - 0.5, goes to 0
+    to_layout = np.array([[1 / (x1 - x0), 0, (0.5 - x0) / (x1 - x0)], [0, 1 / (y1 - y0), (0.5 - y0) / (y1 - y0)]])
+    return Face((x0, y0, x1, y1), np.full((5, 2), np.nan), to_layout)
+
+
+def photo_box(size: tuple[int, int], crop: Crop = "auto") -> Box:
+    """The square (or, for ``resize``, whole) region of a ``width × height`` photo the model sees."""
+    width, height = size
+    if crop == "auto":
+        crop = "celeba" if abs(width / height - ALIGNED_SIZE[0] / ALIGNED_SIZE[1]) < 0.02 else "center"
+    if crop == "celeba":
+        sx, sy = width / ALIGNED_SIZE[0], height / ALIGNED_SIZE[1]
+        x0, y0, x1, y1 = CROP_BOX
+        return round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)
+    if crop == "resize":
+        return 0, 0, width, height
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def in_square(face: Face, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Whether photo pixels ``(xs, ys)`` fall inside the face's square (the model's view)."""
+    u = face.to_layout @ np.stack([xs, ys, np.ones(len(xs))]).astype(np.float64)
+    return ((u >= 0) & (u <= 1)).all(0)
+
+
+def region_hole(face: Face, region: str, shape: tuple[int, int]) -> np.ndarray:
+    """The paper's ``region`` box (O1–O6) on ``face``, as a photo-sized hole."""
+    x0, y0, x1, y1 = O_BOXES[region]
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]]) @ face.from_layout.T
+    hole = np.zeros(shape, dtype=np.uint8)
+    cv2.fillPoly(hole, [np.round(corners * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    if not hole.any():
+        raise GfcError(f"--region {region}: lies outside the photo on this face")
+    return hole.astype(bool)
+
+
+def hole_box(hole: np.ndarray, margin: int) -> Box:
+    """The hole's bounding box grown by ``margin`` pixels, inside the photo."""
+    x, y, w, h = cv2.boundingRect(hole.astype(np.uint8))
+    height, width = hole.shape
+    return max(x - margin, 0), max(y - margin, 0), min(x + w + margin, width), min(y + h + margin, height)
+
+
+def distance_within(hole: np.ndarray, margin: int) -> np.ndarray:
+    """Pixels at most ``margin`` pixels from the hole (the band a blender may change)."""
+    return distance_to_hole(hole) <= margin
+
+
+def colour_scale(photo: np.ndarray) -> float:
+    """The white level of a photo's pixel type: 255 for uint8, 65535 for uint16."""
+    if photo.dtype == np.uint8:
+        return 255.0
+    if photo.dtype == np.uint16:
+        return 65535.0
+    raise GfcError(f"photos must be 8- or 16-bit, not {photo.dtype}")
+
+
+def as_rgb8(photo: np.ndarray) -> np.ndarray:
+    """``H×W×3`` uint8 RGB of any photo array (what aligners take)."""
+    colour = photo if photo.ndim == 2 else photo[..., :3]
+    if colour.dtype == np.uint16:
+        colour = (colour >> 8).astype(np.uint8)
+    if colour.ndim == 2 or colour.shape[2] == 1:
+        colour = np.repeat(colour.reshape(*colour.shape[:2], 1), 3, 2)
+    return np.ascontiguousarray(colour)
