@@ -3,7 +3,6 @@ every pixel outside the blender's band kept byte for byte."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -128,7 +128,9 @@ def _component(kind: str, text: str, option: str) -> Any:
     try:
         return create(kind, name, **spec)
     except GfcError as exc:
-        raise GfcError(f"{option} {text}: {exc}") from None
+        hint = ("; aligners come from plugins, e.g. pip install plugins/gfc-align for dlib"
+                if kind == "aligner" and "unknown aligner" in str(exc) else "")
+        raise GfcError(f"{option} {text}: {exc}{hint}") from None
 
 
 @cli.command()

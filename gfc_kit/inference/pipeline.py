@@ -107,31 +107,34 @@ class PhotoCompleter:
         return [(faces[i], face_hole) for i, face_hole in sorted(holes.items())]
 
     def _complete_face(self, photo: np.ndarray, result: np.ndarray, face: Face, hole: np.ndarray) -> None:
-        """Complete one face's holes in its layout view and blend the fill into ``result``."""
+        """Complete one face's holes in its layout view and blend the fill into ``result``. The
+        model fills the hole grown by the blender's band, so a feathered or Poisson edge blends
+        generated pixels into the photo, never the photo's own pixels under the hole."""
+        margin = int(self.blender.margin(hole))
+        x0, y0, x1, y1 = hole_box(hole, margin + 2)
+        part = hole[y0:y1, x0:x1]
+        changed = part if margin == 0 else distance_within(part, margin)
+        grown = hole.copy()
+        grown[y0:y1, x0:x1] |= changed
+
         side = int(np.clip(round(face.side * OVERSAMPLE), getattr(self.model, "image_size", 64), MAX_SIDE))
         scale = colour_scale(photo)
         colour = photo if photo.ndim == 2 else photo[..., :3]
         view = warp_to_layout(colour, face.to_layout, side) / scale
         view = np.repeat(view[..., None], 3, 2) if view.ndim == 2 else view
-        view_hole = warp_to_layout(hole.astype(np.float32), face.to_layout, side) > 0.5
-        if not view_hole.any():  # a hole thinner than a view pixel: keep it
-            view_hole = warp_to_layout(hole.astype(np.float32), face.to_layout, side) > 0
+        view_hole = warp_to_layout(grown.astype(np.float32), face.to_layout, side)
+        view_hole = view_hole > (0.5 if (view_hole > 0.5).any() else 0)  # a hole thinner than a view pixel stays
         tensor = torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1)))[None] * 2 - 1
         with torch.inference_mode():
             done = self.model(tensor, torch.from_numpy(view_hole)[None, None].float())
         filled_view = ((done[0].permute(1, 2, 0).cpu().numpy() + 1) / 2).astype(np.float32)
 
-        margin = int(self.blender.margin(hole))
-        box = hole_box(hole, margin + 2)
-        x0, y0, x1, y1 = box
-        part = hole[y0:y1, x0:x1]
         photo_part = colour[y0:y1, x0:x1].astype(np.float32) / scale
         photo_rgb = np.repeat(photo_part[..., None], 3, 2) if photo_part.ndim == 2 else photo_part
-        fill = np.clip(warp_to_photo(filled_view, face.to_layout, box), 0, 1)
+        fill = np.clip(warp_to_photo(filled_view, face.to_layout, (x0, y0, x1, y1)), 0, 1)
         blended = self.blender(photo_rgb, fill, part)
-        if photo.ndim == 2 or photo.shape[2] == 1:
+        if photo_part.ndim == 2 or photo_part.shape[2] == 1:
             blended = cv2.cvtColor(blended.astype(np.float32), cv2.COLOR_RGB2GRAY).reshape(photo_part.shape)
-        changed = part if margin == 0 else distance_within(part, margin)
         values = np.clip(blended * scale + 0.5, 0, scale).astype(photo.dtype)
         target = result[y0:y1, x0:x1] if result.ndim == 2 else result[y0:y1, x0:x1, :values.shape[-1]]
         target[changed] = values[changed]

@@ -35,6 +35,7 @@ from torch.utils.data import Dataset, default_collate
 
 from gfc_kit.components.metrics import L1
 from gfc_kit.errors import GfcError
+from gfc_kit.face_layout import CELEBA_CROP
 from gfc_kit.factory import build
 from gfc_kit.interfaces import StepContext, composite, generator_input, takes_mask
 from gfc_kit.plugins import hooks, registry
@@ -581,9 +582,10 @@ class Trainer:
                 weights = {k: v.detach().cpu().contiguous() for k, v in self.modules[name].state_dict().items()}
                 checkpoint.write_atomic(self.output / f"{name}.safetensors",
                                         lambda tmp, w=weights: save_file(w, str(tmp)))
+        layout = getattr(self.datasets["train"], "face_layout", CELEBA_CROP)  # where its faces sit: aligners use it
         model = {"generator": self.recipe.model.generator.model_dump(mode="json"),
                  "image_size": self.recipe.image_size, "hole_fill": self.recipe.train.hole_fill,
-                 "recipe": self.recipe.name}
+                 "recipe": self.recipe.name, "face_layout": layout.to_json()}
         if self.parser_trained:  # an untrained parser would give a meaningless score
             model["parser"] = self.recipe.model.parser.model_dump(mode="json")
         (self.output / "model.json").write_text(json.dumps(model, indent=1))
