@@ -59,6 +59,20 @@ def fill_context(factory: Any, params: dict[str, Any], context: dict[str, Any]) 
     return {**{k: v for k, v in context.items() if k in fields and k not in params}, **params}
 
 
+def _top_level_split(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets, so ``a=1,b=[2, 3]`` is two pairs."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
 def parse_spec(text: str, where: str) -> dict[str, Any]:
     """A component spec written on the command line, as a recipe entry ``{type: name, ...}``:
     ``name``, ``name:key=value,key=value`` (values read as YAML), ``name:PATH`` (= ``root=PATH``)
@@ -80,7 +94,7 @@ def parse_spec(text: str, where: str) -> dict[str, Any]:
     if "=" not in rest:
         return {"type": name, "root": rest}
     spec: dict[str, Any] = {"type": name}
-    for pair in rest.split(","):
+    for pair in _top_level_split(rest):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise GfcError(f"{where}: {pair!r} in {text!r} is not key=value")

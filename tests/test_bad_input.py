@@ -58,9 +58,13 @@ def face_png(path: Path, size: tuple[int, int] = (48, 48)) -> Path:
     return path
 
 
-def folder(path: Path) -> Path:
-    """``path``, made an (empty) folder."""
+def folder(path: Path, *masks: str) -> Path:
+    """``path``, made a folder (empty, or with a white-hole mask file of each name in ``masks``)."""
     path.mkdir(parents=True, exist_ok=True)
+    for name in masks:
+        hole = np.zeros((48, 48), np.uint8)
+        hole[10:20, 10:20] = 255
+        Image.fromarray(hole).save(path / name)
     return path
 
 
@@ -299,6 +303,20 @@ COMPLETE_CASES: dict[str, Callable[[Path, Path], tuple[list[str], list[str]]]] =
         [str(r / "checkpoints" / "checkpoint-x.safetensors")]),
     "output-is-a-file": lambda r, t: (["complete", "--run", r, "--input", face_png(t / "f.png"), "--box", "8,8,8,8",
                                        "--output", write(t / "taken.txt", "x")], ["--output", str(t / "taken.txt")]),
+    "blend-unknown": lambda r, t: (_complete(r, t, face_png(t / "f.png")) + ["--blend", "smudge"],
+                                   ["--blend smudge", "unknown blender"]),
+    "blend-bad-option": lambda r, t: (_complete(r, t, face_png(t / "f.png")) + ["--blend", "feather:width=0"],
+                                      ["--blend feather:width=0", "width"]),
+    "align-not-installed": lambda r, t: (_complete(r, t, face_png(t / "f.png")) + ["--align", "dlib"],
+                                         ["--align dlib", "gfc-align"]),
+    "mask-folder-without-this-photo": lambda r, t: (
+        _complete(r, t, face_png(t / "f.png"), "--mask", folder(t / "masks", "other.png")),
+        [str(t / "f.png"), "no mask named f.*", str(t / "masks")]),
+    "mask-folder-with-two-for-one-photo": lambda r, t: (
+        _complete(r, t, face_png(t / "f.png"), "--mask", folder(t / "masks", "f.png", "f.jpg")),
+        [str(t / "f.png"), "several masks"]),
+    "hole-outside-the-crop": lambda r, t: (
+        _complete(r, t, face_png(t / "f.png", (96, 48)), "--box", "0,10,10,10"), ["reaches outside", "--crop"]),
 }
 
 

@@ -103,6 +103,8 @@ def test_command_line_specs():
     assert mask_spec("mask_folder:/m") == ("mask_folder", {"type": "mask_folder", "root": "/m"})
     assert parse_spec("{type: celeba, split: test}", "--data") == {"type": "celeba", "split": "test"}
     assert parse_spec("center:size=0.25", "--masks") == {"type": "center", "size": 0.25}
+    assert parse_spec("dlib:rotations=[10, -10],min_face=30", "--align") == {
+        "type": "dlib", "rotations": [10, -10], "min_face": 30}  # commas inside brackets stay
     with pytest.raises(GfcError, match="--masks: 'oops' in 'center:size=1,oops' is not key=value"):
         parse_spec("center:size=1,oops", "--masks")
 

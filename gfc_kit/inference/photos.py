@@ -162,12 +162,11 @@ def _complete_one(photos: PhotoCompleter, path: Path, output: Path, mask: Path |
     shape = photo.shape[:2]
     hole = (read_mask(mask_for(path, mask), shape, polarity) if mask is not None
             else box_hole(box, shape) if box is not None else None)
-    done = photos(photo, hole, region, name=str(path))
+    done, filled = photos.complete(photo, hole, region, name=str(path))
     yield write_photo(output / f"{path.stem}.png", done)
     if panel:
-        changed = (done != photo).reshape(*shape, -1).any(-1) if hole is None else hole
         masked = as_rgb8(photo).copy()
-        masked[changed] = 255
+        masked[filled] = 255
         strip = np.concatenate([as_rgb8(photo), masked, as_rgb8(done)], 1)
         target = output / f"{path.stem}_panel.png"
         Image.fromarray(strip).save(target)

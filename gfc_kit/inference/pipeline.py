@@ -59,6 +59,12 @@ class PhotoCompleter:
                  name: str = "photo") -> np.ndarray:
         """``photo``: ``H×W``, ``H×W×3`` or ``H×W×4``, uint8 or uint16; ``hole``: ``H×W`` bool, or
         ``region``: one of O1–O6. ``name`` is used in errors (e.g. the file)."""
+        return self.complete(photo, hole, region, name)[0]
+
+    def complete(self, photo: np.ndarray, hole: np.ndarray | None = None, region: str | None = None,
+                 name: str = "photo") -> tuple[np.ndarray, np.ndarray]:
+        """As calling it, and also the hole that was filled (``H×W`` bool; for a region, where it
+        landed on the faces)."""
         if (hole is None) == (region is None):
             raise GfcError(f"{name}: give a hole or a region, not {'both' if hole is not None else 'neither'}")
         if hole is not None and not hole.any():
@@ -66,9 +72,11 @@ class PhotoCompleter:
         faces = self.find_faces(photo, name)
         jobs = self.assign(faces, photo.shape[:2], hole, region, name)
         result = photo.copy()
+        filled = np.zeros(photo.shape[:2], dtype=bool)
         for face, face_hole in jobs:
             self._complete_face(photo, result, face, face_hole)
-        return result
+            filled |= face_hole
+        return result, filled
 
     def find_faces(self, photo: np.ndarray, name: str = "photo") -> list[Face]:
         """The faces the model will see: the aligner's, largest first, or the fixed crop."""
@@ -97,12 +105,16 @@ class PhotoCompleter:
             ys, xs = np.nonzero(labels[y:y + h, x:x + w] == part)
             inside = [np.mean(in_square(face, xs + x, ys + y)) for face in faces]
             best = int(np.argmax(inside))
+            where = f"{name}: the hole at x={x}, y={y} ({w}×{h} px)"
+            if self.aligner is None and inside[best] < 1:
+                x0, y0, x1, y1 = (round(v) for v in faces[0].box)
+                raise GfcError(f"{where} reaches outside the {x1 - x0}×{y1 - y0} region at ({x0}, {y0}) that the "
+                               f"model sees (--crop {self.crop}); use a smaller hole, another --crop (e.g. resize), "
+                               "or --align")
             if inside[best] == 0:
-                raise GfcError(f"{name}: the hole at x={x}, y={y} ({w}×{h} px) lies on no face that was found")
+                raise GfcError(f"{where} lies on no face that was found")
             if inside[best] < 1:
-                raise GfcError(f"{name}: the hole at x={x}, y={y} ({w}×{h} px) reaches outside the face's square "
-                               "that the model sees; use a smaller hole" +
-                               ("" if self.aligner is not None else ", or another --crop (e.g. resize)"))
+                raise GfcError(f"{where} reaches outside the face's square that the model sees; use a smaller hole")
             holes.setdefault(best, np.zeros(shape, dtype=bool))[labels == part] = True
         return [(faces[i], face_hole) for i, face_hole in sorted(holes.items())]
 
