@@ -175,8 +175,8 @@ def test_an_installed_plugin_extends_losses_discriminators_callbacks_commands_an
     assert "outside_tiny" in gfc("models").stdout and "from gfc-outside 0.2.0" in gfc("models").stdout
     photo = tmp_path / "face.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photo)
-    gfc("complete", "--model", "outside_tiny", "--input", str(photo), "--box", "10,10,12,12", "--output",
-        str(tmp_path / "out"))
+    gfc("complete", "--model", "outside_tiny", "--input", str(photo), "--box", "10,10,12,12", "--blend", "paste",
+        "--output", str(tmp_path / "out"))
     done = np.asarray(Image.open(tmp_path / "out" / "face.png"))
     original = np.asarray(Image.open(photo))
     assert done.shape == original.shape and (done != original).any()
