@@ -42,6 +42,7 @@ BUILTIN_PLUGINS = (
     "gfc_kit.components.masks.free_form",
     "gfc_kit.components.masks.mask_folder",
     "gfc_kit.components.networks.generator",
+    "gfc_kit.components.networks.backbones",
     "gfc_kit.components.networks.discriminators",
     "gfc_kit.components.views",
     "gfc_kit.components.networks.parsers",

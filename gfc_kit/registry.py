@@ -284,6 +284,7 @@ def error_lines(path: tuple, exc: ValidationError) -> list[str]:
                 lines.append(_line(path, error["loc"][:-1], _union_message(siblings)))
             continue
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        message = message.removeprefix("Value error, ")  # a validator's own sentence says enough
         lines.append(_line(path, error["loc"], message))
     return lines
 

@@ -24,6 +24,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "masks.free_form": ("FreeForm",),
     "masks.mask_folder": ("MaskFolder",),
     "networks.generator": ("GFCGenerator",),
+    "networks.backbones": ("TimmGenerator", "SmpGenerator"),
     "networks.discriminators": ("GFCDiscriminator", "gfc_local_discriminator", "gfc_global_discriminator"),
     "networks.parsers": ("GFCParser", "smp_parser"),
     "views": ("HoleView", "ImageView", "BoxView", "hole_boxes", "resample"),

@@ -122,7 +122,7 @@ def test_sizes_are_pixels_or_fractions():
     assert RandomSquare(size=64)(batch(1, 64)).sum() == 64 * 64
     with pytest.raises(GfcError, match="larger than the 32 px image"):
         RandomSquare(size=64)(batch(1, 32))
-    with pytest.raises(RecipeError, match="size: Value error, a fraction"):
+    with pytest.raises(RecipeError, match="size: a fraction"):
         validate_params(RandomSquare, {"size": 1.5}, ("masks", "train"))
     with pytest.raises(RecipeError, match="size: Input should be greater than 0"):
         validate_params(Center, {"size": 0})
@@ -262,7 +262,7 @@ def test_free_form_is_strokes_not_a_box():
 
 def test_free_form_area_must_be_ordered():
     for area in ((0.4, 0.1), (0.5, 1.5)):
-        with pytest.raises(RecipeError, match="area: Value error"):
+        with pytest.raises(RecipeError, match="area: "):
             validate_params(FreeForm, {"area": area})
 
 

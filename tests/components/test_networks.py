@@ -202,7 +202,7 @@ def test_gfc_parser_layout_and_forward():
 def test_smp_parser_builds_offline():
     parser = gfc_kit.create("parser", "smp_parser").eval()
     assert parser(torch.zeros(2, 3, 64, 64)).shape == (2, 11, 64, 64)
-    with pytest.raises(GfcError, match="smp_parser: Wrong architecture type `unetx`"):
+    with pytest.raises(GfcError, match="arch: 'unetx' is not an smp architecture; close: Unet"):
         gfc_kit.create("parser", "smp_parser", arch="unetx")
 
 

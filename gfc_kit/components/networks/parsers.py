@@ -24,6 +24,7 @@ from pydantic import Field
 from torch import nn
 
 from gfc_kit.components.networks._width import Width
+from gfc_kit.components.networks.backbones import SmpArch, SmpEncoder, smp_model
 from gfc_kit.components.networks.vgg import (
     VGG19_STAGES,
     Level,
@@ -32,7 +33,6 @@ from gfc_kit.components.networks.vgg import (
     load_vgg19_weights,
     msra_average_,
 )
-from gfc_kit.errors import GfcError
 from gfc_kit.hookspecs import hookimpl
 
 _DECODER_WIDTHS = {"conv1": 32, "conv2": 64, "conv3": 128, "conv4": 256, "conv5": 512}
@@ -79,25 +79,19 @@ class GFCParser(nn.Module):
 
 
 def smp_parser(
-    arch: str = "unet",
-    encoder: str = "resnet18",
-    encoder_weights: str | None = None,
+    arch: SmpArch = "unet",
+    encoder: SmpEncoder = "resnet18",
+    weights: Path | None = None,
     classes: Annotated[int, Field(ge=1)] = 11,
 ) -> nn.Module:
     """A segmentation_models_pytorch model as the parser: ``smp.create_model(arch, encoder, ...)``.
 
     :param arch: an smp architecture (``unet``, ``fpn``, ``deeplabv3plus``, …).
     :param encoder: an smp encoder name (``resnet18``, ``mobilenet_v2``, ``tu-<timm model>``, …).
-    :param encoder_weights: pretrained encoder weights, e.g. ``imagenet``; smp then *downloads*
-        them, which fails offline (DESIGN.md section 8), so the default is None (from scratch).
+    :param weights: a local safetensors file of the encoder's weights to start from; smp's own
+        ``encoder_weights`` would download them, which gfc-kit never does (DESIGN.md section 8).
     :param classes: output classes. Inputs need a height and width divisible by 32."""
-    import segmentation_models_pytorch as smp  # heavy; only when this parser is built
-
-    try:
-        return smp.create_model(
-            arch, encoder_name=encoder, encoder_weights=encoder_weights, in_channels=3, classes=classes)
-    except KeyError as exc:  # smp's message for an unknown architecture or encoder lists the valid ones
-        raise GfcError(f"smp_parser: {exc.args[0] if exc.args else exc}") from None
+    return smp_model(arch, encoder, 3, classes, weights)
 
 
 @hookimpl
