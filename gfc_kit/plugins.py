@@ -41,6 +41,7 @@ BUILTIN_PLUGINS = (
     "gfc_kit.components.masks.boxes",
     "gfc_kit.components.masks.free_form",
     "gfc_kit.components.masks.mask_folder",
+    "gfc_kit.components.masks.mixture",
     "gfc_kit.components.networks.generator",
     "gfc_kit.components.networks.backbones",
     "gfc_kit.components.networks.discriminators",

@@ -23,6 +23,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "masks.boxes": ("RandomSquare", "RandomBox", "Center", "Regions"),
     "masks.free_form": ("FreeForm",),
     "masks.mask_folder": ("MaskFolder",),
+    "masks.mixture": ("Mixture",),
     "networks.generator": ("GFCGenerator",),
     "networks.backbones": ("TimmGenerator", "SmpGenerator"),
     "networks.discriminators": ("GFCDiscriminator", "gfc_local_discriminator", "gfc_global_discriminator"),
