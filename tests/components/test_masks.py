@@ -9,6 +9,8 @@ from typing import get_args
 import numpy as np
 import pytest
 import torch
+
+import gfc_kit
 from PIL import Image
 
 from gfc_kit.face_layout import MEAN_LANDMARKS
@@ -349,3 +351,25 @@ def test_mask_folder_reads_0_1_mask_files_as_holes(tmp_path: Path):
     Image.fromarray(pixels).save(tmp_path / "m.png")
     mask = MaskFolder(root=tmp_path)(batch(1, 16), seeded(0))
     assert mask.mean() == 0.5 and mask[0, 0, :8].all()
+
+
+def test_mixture_draws_each_images_hole_from_one_sampler_by_weight():
+    """Boxes and brush strokes in one batch: each mask is exactly what one of the samplers draws,
+    the weights set how often, and a seed gives the same masks."""
+    mixture = gfc_kit.create("mask_sampler", "mixture", samplers=[
+        {"type": "center", "size": 0.5}, {"type": "free_form", "area": [0.05, 0.2]}], weights=[3, 1])
+    batch = {"image": torch.zeros(64, 3, 32, 32)}
+    masks = mixture(batch, torch.Generator().manual_seed(0))
+    again = mixture(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(masks, again)
+    centre = gfc_kit.create("mask_sampler", "center", size=0.5)({"image": torch.zeros(1, 3, 32, 32)})[0]
+    is_centre = torch.tensor([torch.equal(m, centre) for m in masks])
+    assert 0.6 < is_centre.float().mean() < 0.9  # 3 : 1
+    assert all(0.04 <= m.mean() <= 0.21 for m in masks[~is_centre])  # the strokes' area range
+
+
+def test_mixture_errors_name_the_sampler():
+    with pytest.raises(gfc_kit.GfcError, match="samplers.1.type: unknown mask_sampler 'boxes'"):
+        gfc_kit.create("mask_sampler", "mixture", samplers=[{"type": "center"}, {"type": "boxes"}])
+    with pytest.raises(gfc_kit.GfcError, match="weights: 1 given for 2 samplers"):
+        gfc_kit.create("mask_sampler", "mixture", samplers=[{"type": "center"}, {"type": "free_form"}], weights=[1])
