@@ -205,3 +205,67 @@ def test_complete_a_folder_with_a_folder_of_masks(tmp_path):
         band = distance_to_hole(read_photo(masks / f"{stem}.png") > 127) <= 3
         assert np.array_equal(after[~band], before[~band]) and not np.array_equal(after[band], before[band])
     assert not (out / "c.png").exists()
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_16_bit_photos_turn_as_pillow_turns_8_bit_ones(tmp_path, orientation):
+    """A 16-bit PNG with an EXIF orientation is turned exactly as Pillow's exif_transpose turns
+    the same picture at 8 bits, so its mask (read through Pillow) lands on the same pixels."""
+    from PIL import ImageOps
+
+    picture = np.arange(2 * 3, dtype=np.uint16).reshape(2, 3) * 1000
+    image = Image.fromarray(picture.astype(np.int32), mode="I")
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    Image.fromarray(picture).save(tmp_path / "p.png", exif=exif)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "p.png"))).astype(np.uint16)
+    turned = read_photo(tmp_path / "p.png")
+    assert turned.dtype == np.uint16 and np.array_equal(turned, expected)
+
+
+def test_poisson_at_the_photo_edge_does_not_bring_the_hole_back():
+    """A hole touching the border: what was under it must not bleed back through the padding."""
+    photo = np.full((40, 40, 3), 0.2, np.float32)
+    photo[10:30, :12] = 1.0  # the thing to remove, at the left edge
+    hole = np.zeros((40, 40), bool)
+    hole[10:30, :12] = True
+    done = create("blender", "poisson")(photo, np.full_like(photo, 0.2), hole)
+    assert np.abs(done - 0.2).max() < 0.02
+
+
+def test_neighbouring_faces_keep_each_others_fills():
+    """Two faces' holes within the blend band of each other: the second face's band must not
+    undo the first's fill (each face sees the fills before it and keeps off the others' holes)."""
+    photo = smooth_photo(300, 600)
+    faces = [face_at((200.0, 150.0), 300.0, 0.0), face_at((420.0, 150.0), 300.0, 0.0)]
+    hole = np.zeros(photo.shape[:2], bool)
+    hole[120:170, 250:300] = True   # on the first face
+    hole[120:170, 302:352] = True   # on the second, 2 px away
+    done = PhotoCompleter(Flat(), create("blender", "feather"), KnownFaces(faces))(photo, hole)
+    assert np.all(np.abs(done[hole].astype(int) - 128) <= 1)
+
+
+def test_a_hole_of_another_size_is_one_error():
+    from gfc_kit.errors import GfcError
+
+    with pytest.raises(GfcError, match="the hole is 10×10, the photo 400×300"):
+        PhotoCompleter(Flat())(smooth_photo(), np.ones((10, 10), bool))
+
+
+def test_photos_sharing_a_stem_get_their_own_outputs(tmp_path):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for suffix in ("jpg", "png"):
+        Image.fromarray(smooth_photo(218, 178)).save(photos / f"a.{suffix}")
+    result = CliRunner().invoke(cli, ["complete", "--model", "gfc_celeba_cpu", "--input", str(photos), "--region",
+                                      "O6", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_jpg.png", "a_png.png"]
+
+
+def test_a_mask_of_another_shape_is_refused(tmp_path):
+    Image.fromarray(smooth_photo(300, 400)).save(tmp_path / "p.png")
+    Image.fromarray(np.full((100, 100), 255, np.uint8)).save(tmp_path / "m.png")
+    result = CliRunner().invoke(cli, ["complete", "--model", "gfc_celeba_cpu", "--input", str(tmp_path / "p.png"),
+                                      "--mask", str(tmp_path / "m.png"), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "100×100 is not the shape of the 400×300 photo" in result.output

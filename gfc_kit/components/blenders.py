@@ -69,7 +69,10 @@ class Poisson:
     def __call__(self, photo: np.ndarray, fill: np.ndarray, hole: np.ndarray) -> np.ndarray:
         region = distance_to_hole(hole) <= self.band
         pad = self.band + 2  # seamlessClone needs the region clear of the image's border
-        padded = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (photo, fill)]
+        # where the region meets the border, the padding must hold the fill, not the photo's own
+        # pixels under the hole, or the blend would pull them back in
+        target = np.where(region[..., None], fill, photo)
+        padded = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (target, fill)]
         mask = cv2.copyMakeBorder(region.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
         as_bytes = [np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8) for a in padded]
         x, y, width, height = cv2.boundingRect(mask)

@@ -6,6 +6,7 @@ completed and written as gray, RGBA and 16-bit PNGs, every pixel outside the ble
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,10 +31,10 @@ def read_photo(path: Path) -> np.ndarray:
                 return _turn(_read_16bit(path), opened)
             upright = ImageOps.exif_transpose(opened)
             mode = {"1": "L", "L": "L", "RGBA": "RGBA", "LA": "RGBA", "PA": "RGBA"}.get(upright.mode, "RGB")
-            if upright.mode == "P" and "transparency" in upright.info:
+            if "transparency" in upright.info:  # a palette, gray or RGB image with a transparent colour
                 mode = "RGBA"
             return np.asarray(upright.convert(mode)).copy()
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise GfcError(f"{path}: cannot read: {exc}") from None
 
 
@@ -62,7 +63,7 @@ def _read_16bit(path: Path) -> np.ndarray:
 def _turn(array: np.ndarray, image: Image.Image) -> np.ndarray:
     """``array`` turned as EXIF orientation 2–8 says (Pillow's exif_transpose, for arrays)."""
     orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-    turns = {2: (0, True), 3: (2, False), 4: (2, True), 5: (3, True), 6: (3, False), 7: (1, True), 8: (1, False)}
+    turns = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False), 7: (3, True), 8: (1, False)}
     quarter, mirror = turns.get(orientation, (0, False))
     array = np.fliplr(array) if mirror else array
     return np.ascontiguousarray(np.rot90(array, quarter))
@@ -87,6 +88,9 @@ def read_mask(mask_file: Path, shape: tuple[int, int], polarity: str = "white_ho
     except (OSError, ValueError, SyntaxError) as exc:
         raise GfcError(f"--mask {mask_file}: cannot read: {exc}") from None
     if gray.shape != shape:
+        if abs(gray.shape[1] / gray.shape[0] - shape[1] / shape[0]) > 0.01 * shape[1] / shape[0]:
+            raise GfcError(f"--mask {mask_file}: {gray.shape[1]}×{gray.shape[0]} is not the shape of the "
+                           f"{shape[1]}×{shape[0]} photo (as shown, EXIF orientation applied); draw the mask on it")
         gray = cv2.resize(gray, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     white = gray >= (128 if gray.max(initial=0) > 1 else 1)
     hole = ~white if polarity == "black_hole" else white
@@ -147,27 +151,30 @@ def complete_files(photos: PhotoCompleter, inputs: Path, output: Path, mask: Pat
         mask = mask_for(inputs, mask)
     files = [inputs] if inputs.is_file() else list_images(inputs)
     output.mkdir(parents=True, exist_ok=True)
-    for path in files:
+    stems = Counter(p.stem for p in files)
+    for path in files:  # a.jpg and a.png in one folder become a_jpg.png and a_png.png
+        name = path.stem if stems[path.stem] == 1 else f"{path.stem}_{path.suffix.lstrip('.').lower()}"
         try:
-            yield from _complete_one(photos, path, output, mask, polarity, box, region, panel)
-        except GfcError as exc:
+            yield from _complete_one(photos, path, output / name, mask, polarity, box, region, panel)
+        except Exception as exc:  # in a folder, one photo's failure must not cost the others
             if on_error is None or inputs.is_file():
                 raise
-            on_error(path, exc)
+            on_error(path, exc if isinstance(exc, GfcError) else GfcError(f"{path}: {type(exc).__name__}: {exc}"))
 
 
-def _complete_one(photos: PhotoCompleter, path: Path, output: Path, mask: Path | None, polarity: str,
+def _complete_one(photos: PhotoCompleter, path: Path, target: Path, mask: Path | None, polarity: str,
                   box: str | None, region: str | None, panel: bool) -> Iterator[Path]:
+    """Complete ``path`` into ``target`` + ``.png`` (and ``_panel.png``)."""
     photo = read_photo(path)
     shape = photo.shape[:2]
     hole = (read_mask(mask_for(path, mask), shape, polarity) if mask is not None
             else box_hole(box, shape) if box is not None else None)
     done, filled = photos.complete(photo, hole, region, name=str(path))
-    yield write_photo(output / f"{path.stem}.png", done)
+    yield write_photo(target.with_name(f"{target.name}.png"), done)
     if panel:
         masked = as_rgb8(photo).copy()
         masked[filled] = 255
         strip = np.concatenate([as_rgb8(photo), masked, as_rgb8(done)], 1)
-        target = output / f"{path.stem}_panel.png"
-        Image.fromarray(strip).save(target)
-        yield target
+        strip_file = target.with_name(f"{target.name}_panel.png")
+        Image.fromarray(strip).save(strip_file)
+        yield strip_file

@@ -67,6 +67,9 @@ class PhotoCompleter:
         landed on the faces)."""
         if (hole is None) == (region is None):
             raise GfcError(f"{name}: give a hole or a region, not {'both' if hole is not None else 'neither'}")
+        if hole is not None and hole.shape != photo.shape[:2]:
+            raise GfcError(f"{name}: the hole is {hole.shape[1]}×{hole.shape[0]}, the photo "
+                           f"{photo.shape[1]}×{photo.shape[0]}; give a hole of the photo's size")
         if hole is not None and not hole.any():
             raise GfcError(f"{name}: the mask has no hole pixel (white, or 1, marks the hole)")
         faces = self.find_faces(photo, name)
@@ -74,8 +77,9 @@ class PhotoCompleter:
         result = photo.copy()
         filled = np.zeros(photo.shape[:2], dtype=bool)
         for face, face_hole in jobs:
-            self._complete_face(photo, result, face, face_hole)
             filled |= face_hole
+        for face, face_hole in jobs:  # each face sees the fills before it, and keeps off the others' holes
+            self._complete_face(result, face, face_hole, filled & ~face_hole)
         return result, filled
 
     def find_faces(self, photo: np.ndarray, name: str = "photo") -> list[Face]:
@@ -115,23 +119,23 @@ class PhotoCompleter:
                 raise GfcError(f"{where} lies on no face that was found")
             if inside[best] < 1:
                 raise GfcError(f"{where} reaches outside the face's square that the model sees; use a smaller hole")
-            holes.setdefault(best, np.zeros(shape, dtype=bool))[labels == part] = True
+            holes.setdefault(best, np.zeros(shape, dtype=bool))[y:y + h, x:x + w][labels[y:y + h, x:x + w] == part] = True
         return [(faces[i], face_hole) for i, face_hole in sorted(holes.items())]
 
-    def _complete_face(self, photo: np.ndarray, result: np.ndarray, face: Face, hole: np.ndarray) -> None:
+    def _complete_face(self, result: np.ndarray, face: Face, hole: np.ndarray, others: np.ndarray) -> None:
         """Complete one face's holes in its layout view and blend the fill into ``result``. The
         model fills the hole grown by the blender's band, so a feathered or Poisson edge blends
         generated pixels into the photo, never the photo's own pixels under the hole."""
         margin = int(self.blender.margin(hole))
         x0, y0, x1, y1 = hole_box(hole, margin + 2)
         part = hole[y0:y1, x0:x1]
-        changed = part if margin == 0 else distance_within(part, margin)
+        changed = (part if margin == 0 else distance_within(part, margin)) & ~others[y0:y1, x0:x1]
         grown = hole.copy()
         grown[y0:y1, x0:x1] |= changed
 
         side = int(np.clip(round(face.side * OVERSAMPLE), getattr(self.model, "image_size", 64), MAX_SIDE))
-        scale = colour_scale(photo)
-        colour = photo if photo.ndim == 2 else photo[..., :3]
+        scale = colour_scale(result)
+        colour = result if result.ndim == 2 else result[..., :3]  # earlier faces already filled
         view = warp_to_layout(colour, face.to_layout, side) / scale
         view = np.repeat(view[..., None], 3, 2) if view.ndim == 2 else view
         view_hole = warp_to_layout(grown.astype(np.float32), face.to_layout, side)
@@ -147,7 +151,7 @@ class PhotoCompleter:
         blended = self.blender(photo_rgb, fill, part)
         if photo_part.ndim == 2 or photo_part.shape[2] == 1:
             blended = cv2.cvtColor(blended.astype(np.float32), cv2.COLOR_RGB2GRAY).reshape(photo_part.shape)
-        values = np.clip(blended * scale + 0.5, 0, scale).astype(photo.dtype)
+        values = np.clip(blended * scale + 0.5, 0, scale).astype(result.dtype)
         target = result[y0:y1, x0:x1] if result.ndim == 2 else result[y0:y1, x0:x1, :values.shape[-1]]
         target[changed] = values[changed]
 
