@@ -287,8 +287,9 @@ COMPLETE_CASES: dict[str, Callable[[Path, Path], tuple[list[str], list[str]]]] =
                                ["--box", "--region"]),
     "no-hole": lambda r, t: (["complete", "--run", r, "--input", face_png(t / "f.png"), "--output", t / "o"],
                              ["--box"]),
-    "no-model-option": lambda r, t: (["complete", "--input", face_png(t / "f.png"), "--box", "8,8,8,8"],
-                                     ["--run", "--model"]),
+    "checkpoint-and-model-options": lambda r, t: (
+        ["complete", "--checkpoint", t / "c.safetensors", "--model", "gfc_celeba_cpu", "--input",
+         face_png(t / "f.png"), "--box", "8,8,8,8"], ["--run", "--model", "not several"]),
     "run-and-model-options": lambda r, t: (_complete(r, t, face_png(t / "f.png")) + ["--model", "gfc_celeba_cpu"],
                                            ["--run", "--model"]),
     "run-without-model-json": lambda r, t: (_complete(folder(t / "run"), t, face_png(t / "f.png")),

@@ -569,11 +569,14 @@ def test_complete_input_problems_are_one_line_exit_2(tiny_run, tmp_path, args, m
     assert result.output.count("\n") == 1 and result.output.startswith("error: ") and message in result.output
 
 
-def test_complete_needs_a_run_or_a_checkpoint(tmp_path):
+def test_complete_without_a_model_uses_the_default_one(tmp_path):
     photo = synthetic_photo(tmp_path / "in")
     result = complete("--input", str(photo), "--region", "O1", "--output", str(tmp_path / "out"))
-    assert result.exit_code == 2
-    assert result.output == "error: give one of --run RUN_DIR, --checkpoint FILE or --model NAME\n"
+    assert result.exit_code == 0, result.output
+    by_name = complete("--model", "gfc_celeba_cpu", "--input", str(photo), "--region", "O1", "--output",
+                       str(tmp_path / "named"))
+    assert by_name.exit_code == 0
+    assert np.array_equal(read_rgb(tmp_path / "out" / "000001.png"), read_rgb(tmp_path / "named" / "000001.png"))
 
 
 def test_models_registered_by_a_plugin_load_by_name(tiny_run, tmp_path, fresh_plugins):

@@ -59,7 +59,8 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
 @cli.command()
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), help="A finished run folder.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="A checkpoint file of a run.")
-@click.option("--model", help="A model that ships with gfc-kit or a plugin, by name (see gfc-kit models).")
+@click.option("--model", help="A model that ships with gfc-kit or a plugin, by name (see gfc-kit models); "
+                             "the default model when no --run, --checkpoint or --model is given.")
 @click.option("--input", "inputs", required=True, type=click.Path(path_type=Path),
               help="A photo, or a folder of photos (any size; gray, RGBA and 16-bit kept as they are).")
 @click.option("--mask", type=click.Path(path_type=Path),
@@ -91,8 +92,12 @@ def complete(ctx: click.Context, run_dir: Path | None, checkpoint: Path | None, 
     from gfc_kit.inference import ModelCompleter, PhotoCompleter
     from gfc_kit.inference.photos import complete_files
 
-    if sum(x is not None for x in (run_dir, checkpoint, model)) != 1:
-        raise GfcError("give one of --run RUN_DIR, --checkpoint FILE or --model NAME")
+    if sum(x is not None for x in (run_dir, checkpoint, model)) > 1:
+        raise GfcError("give one of --run RUN_DIR, --checkpoint FILE or --model NAME, not several")
+    if run_dir is None and checkpoint is None and model is None:
+        from gfc_kit.inference.model_folder import DEFAULT_MODEL
+
+        model = DEFAULT_MODEL
     if sum(x is not None for x in (mask, box, region)) != 1:
         raise GfcError("give exactly one hole: --mask FILE_OR_FOLDER, --box x,y,w,h or --region O1..O6")
     blender = _component("blender", blend, "--blend")

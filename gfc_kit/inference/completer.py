@@ -19,7 +19,7 @@ from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 from gfc_kit.imaging import hole_array
-from gfc_kit.inference.model_folder import face_layout, read_model_json
+from gfc_kit.inference.model_folder import DEFAULT_MODEL, face_layout, read_model_json
 from gfc_kit.interfaces import composite, generator_input, takes_mask
 
 Crop = Literal["auto", "celeba", "center", "resize"]
@@ -49,9 +49,9 @@ class ModelCompleter:
         return cls._load(read_model_json(run), run / "generator.safetensors", "", device, run / "model.json")
 
     @classmethod
-    def pretrained(cls, name: str, device: str = "cpu") -> ModelCompleter:
-        """A model that ships with gfc-kit or an installed plugin (see :func:`pretrained_models`);
-        nothing is downloaded."""
+    def pretrained(cls, name: str = DEFAULT_MODEL, device: str = "cpu") -> ModelCompleter:
+        """A model that ships with gfc-kit or an installed plugin (see :func:`pretrained_models`),
+        by default :data:`~gfc_kit.inference.model_folder.DEFAULT_MODEL`; nothing is downloaded."""
         from gfc_kit.plugins import registry
 
         return cls.from_run(registry().model(name).folder, device)

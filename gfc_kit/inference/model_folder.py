@@ -16,6 +16,11 @@ from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 
 
+DEFAULT_MODEL = "gfc_celeba_cpu"
+"""The model used where one is needed and none is named (``gfc-kit complete`` without ``--run``,
+``--checkpoint`` or ``--model``; ``ModelCompleter.pretrained()``)."""
+
+
 def pretrained_models() -> dict[str, Path]:
     """Name → folder of every model that ships with gfc-kit or an installed plugin."""
     from gfc_kit.plugins import registry

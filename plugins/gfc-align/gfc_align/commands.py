@@ -17,9 +17,9 @@ import numpy as np
 
 from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import FaceLayout
+from gfc_kit.inference.model_folder import DEFAULT_MODEL
 from gfc_kit.interfaces import Face
 
-DEFAULT_MODEL = "gfc_celeba_cpu"
 TRANSFORMS = "transforms.json"
 """The file beside the crops that the ``aligned_faces`` dataset reads."""
 
