@@ -211,3 +211,27 @@ def test_augmentation_moves_image_labels_and_landmarks_together():
         # flipped: the right eye's dot (label 2) is now image-left, and a flip maps class 2 to 3
         flips += int(out["labels"][int(left_eye[1].round()), int(left_eye[0].round())] == 3)
     assert 0 < flips < 12
+
+
+def test_zoom_augmentation_keeps_landmarks_on_their_dots_and_leaves_other_recipes_alone():
+    """``scale`` zooms image and landmarks together; with the default (1, 1) no extra random number
+    is drawn, so recipes without it see exactly the augmentations they saw before."""
+    size = 64
+    image = torch.full((3, size, size), -1.0)
+    points = torch.tensor([[20.0, 30], [44, 30], [32, 40], [24, 50], [40, 50]])
+    for x, y in points.long().tolist():
+        image[:, y - 1 : y + 2, x - 1 : x + 2] = 1.0
+    spreads = []
+    for seed in range(8):
+        out = augment({"image": image, "landmarks": points}, Augmentation(scale=(0.8, 1.3), rotation=0, shift=0),
+                      torch.Generator().manual_seed(seed))
+        for x, y in out["landmarks"].round().long().tolist():
+            assert out["image"][0, y, x] > 0
+        spreads.append(float(out["landmarks"][1, 0] - out["landmarks"][0, 0]))
+    assert min(spreads) < 24 * 0.95 and max(spreads) > 24 * 1.05  # the eyes moved apart and together
+    plain = [augment({"image": image}, Augmentation(), torch.Generator().manual_seed(3))["image"] for _ in range(2)]
+    generator = torch.Generator().manual_seed(3)
+    augment({"image": image}, Augmentation(), generator)
+    assert torch.equal(plain[0], plain[1]) and generator.initial_seed() == 3
+    assert torch.rand(1, generator=generator).item() == torch.rand(
+        5, generator=torch.Generator().manual_seed(3))[4].item()  # four numbers drawn, as before

@@ -41,6 +41,10 @@ class Augmentation(BaseModel):
     """Largest rotation in degrees, either way."""
     flip: bool = True
     """Mirror half of the images left to right (labels and landmarks swap sides)."""
+    scale: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (1.0, 1.0)
+    """Zoom range ``(low, high)``, uniform: above 1 the face fills more of the image (a closer
+    crop), below 1 less (borders reflected). Off by default, as in the paper; a model that should
+    work on faces cropped closer or wider than its training layout learns them here."""
 
 
 def fit_box(width: int, height: int, fit: Fit) -> Box:
@@ -90,9 +94,13 @@ def augment(sample: dict[str, Any], aug: Augmentation, generator: torch.Generato
     angle = math.radians((2 * r[0].item() - 1) * aug.rotation)
     shift = ((2 * r[1:3] - 1) * aug.shift * 2).tolist()  # normalised coordinates span 2
     flip = aug.flip and r[3].item() < 0.5
-    # forward map in normalised coords: p_out = R @ S @ p_in + t, S mirrors x when flipping
+    zoom = 1.0
+    if aug.scale != (1.0, 1.0):  # drawn only when asked, so other recipes keep their random stream
+        low, high = aug.scale
+        zoom = low + (high - low) * torch.rand(1, generator=generator).item()
+    # forward map in normalised coords: p_out = zoom R @ S @ p_in + t, S mirrors x when flipping
     cos, sin = math.cos(angle), math.sin(angle)
-    forward = torch.tensor([[cos, -sin], [sin, cos]]) @ torch.diag(torch.tensor([-1.0 if flip else 1.0, 1.0]))
+    forward = zoom * torch.tensor([[cos, -sin], [sin, cos]]) @ torch.diag(torch.tensor([-1.0 if flip else 1.0, 1.0]))
     t = torch.tensor(shift)
     inverse = torch.linalg.inv(forward)
     theta = torch.cat([inverse, (-inverse @ t)[:, None]], dim=1)[None]
