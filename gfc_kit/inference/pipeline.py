@@ -138,7 +138,7 @@ class PhotoCompleter:
         colour = result if result.ndim == 2 else result[..., :3]  # earlier faces already filled
         view = warp_to_layout(colour, face.to_layout, side) / scale
         view = np.repeat(view[..., None], 3, 2) if view.ndim == 2 else view
-        view_hole = warp_to_layout(grown.astype(np.float32), face.to_layout, side)
+        view_hole = warp_to_layout(grown.view(np.uint8), face.to_layout, side)  # only the face's part is made float
         view_hole = view_hole > (0.5 if (view_hole > 0.5).any() else 0)  # a hole thinner than a view pixel stays
         tensor = torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1)))[None] * 2 - 1
         with torch.inference_mode():
