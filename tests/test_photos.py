@@ -269,3 +269,21 @@ def test_a_mask_of_another_shape_is_refused(tmp_path):
     result = CliRunner().invoke(cli, ["complete", "--model", "gfc_celeba_cpu", "--input", str(tmp_path / "p.png"),
                                       "--mask", str(tmp_path / "m.png"), "--output", str(tmp_path / "out")])
     assert result.exit_code == 2 and "100×100 is not the shape of the 400×300 photo" in result.output
+
+
+def test_a_layout_fit_recovers_a_known_similarity_and_ignores_missing_points():
+    """``FaceLayout.transform`` is the least-squares similarity onto the layout: points placed by a
+    known rotation, scale and shift give it back, NaN points (not found) are left out, and fewer
+    than two points are an error."""
+    from gfc_kit.errors import GfcError
+    from gfc_kit.face_layout import fit_similarity
+
+    face = face_at((210.0, 140.0), 160.0, 23.0)
+    points = np.array(CELEBA_CROP.points)
+    photo_points = np.c_[points, np.ones(5)] @ face.from_layout.T
+    assert np.allclose(CELEBA_CROP.transform(photo_points), face.to_layout, atol=1e-9)
+    photo_points[2:] = np.nan  # eyes only, as the 5-point predictor gives
+    assert np.allclose(CELEBA_CROP.transform(photo_points), face.to_layout, atol=1e-9)
+    assert np.isclose(Face.from_landmarks((0, 0, 1, 1), photo_points, CELEBA_CROP).side, 160.0)
+    with pytest.raises(GfcError, match="at least two landmarks"):
+        fit_similarity(np.full((5, 2), np.nan), points)
