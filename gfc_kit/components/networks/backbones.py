@@ -108,7 +108,7 @@ class TimmGenerator(nn.Module):
             size); None: none, the decoder starts from the feature map itself.
         :param decoder_channels: channels of each decoder level, shallow to deep (default: half
             the encoder's at each level, at least 16: the high-resolution levels dominate the
-            cost, and full width there made a resnet18 generator 5× slower to train at 128 px).
+            cost, and full width there made a resnet18 generator 2.3× slower to train at 128 px).
         :param weights: a local file of the timm model's weights (``.safetensors``, ``.pth``)
             to start the encoder from; none is ever downloaded.
         :param mask_channel: take the mask as a 4th input channel (timm adapts the stem)."""
