@@ -58,6 +58,15 @@ def test_celeba_crop_is_crop_celeba_lua_box(fake_celeba):
     assert torch.allclose(dataset[0]["image"], expected, atol=1e-5)
 
 
+def test_celeba_zoom_scales_the_crop_about_its_centre(fake_celeba):
+    closer = gfc_kit.create("dataset", "celeba", root=fake_celeba, image_size=46, zoom=3.0)
+    raw = np.asarray(Image.open(fake_celeba / "000001.jpg"), dtype=np.float32)
+    expected = torch.from_numpy(raw[86:132, 76:122]).permute(2, 0, 1) / 127.5 - 1  # 46 px around (99, 109)
+    assert torch.allclose(closer[0]["image"], expected, atol=1e-5)
+    wider = gfc_kit.create("dataset", "celeba", root=fake_celeba, image_size=64, zoom=0.5)
+    assert wider[0]["image"].shape == (3, 64, 64)  # the box leaves the image: edges repeated
+
+
 def test_celeba_splits_and_landmarks(fake_celeba):
     assert len(gfc_kit.create("dataset", "celeba", root=fake_celeba, split="train")) == 3
     assert len(gfc_kit.create("dataset", "celeba", root=fake_celeba, split="test")) == 2
