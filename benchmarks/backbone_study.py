@@ -135,8 +135,8 @@ def main() -> None:
 
 def write_table(results: dict, path: Path, args: argparse.Namespace) -> None:
     masks = MASKS.split(",")
-    lines = [f"Each trained for about {args.minutes:g} minutes here (reconstruction stage, batch 16, 128×128), "
-             f"scored on {args.limit} held-out faces.", "",
+    lines = [(f"Each trained for about {args.minutes:g} minutes here (reconstruction stage, batch 16, 128×128), "
+              f"scored on {args.limit} held-out faces."), "",
              "| backbone | steps | train img/s | infer ms/face | params (M) | fp16 MiB | "
              + " | ".join(f"{m} L1 / PSNR" for m in masks) + " | mean L1 | mean PSNR |",
              "|---|---:|---:|---:|---:|---:|" + "---:|" * (len(masks) + 2)]

@@ -16,7 +16,7 @@ from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 
 
-DEFAULT_MODEL = "gfc_celeba_cpu"
+DEFAULT_MODEL = "gfc_celeba_128"
 """The model used where one is needed and none is named (``gfc-kit complete`` without ``--run``,
 ``--checkpoint`` or ``--model``; ``ModelCompleter.pretrained()``)."""
 

@@ -3,7 +3,7 @@ fixed crop), warp each face with its holes to the model's layout, complete there
 back, and blend it into the photo. Only the hole and the blender's band around it change; every
 other pixel of the photo, alpha included, is returned byte for byte.
 
-    photos = PhotoCompleter(ModelCompleter.pretrained("gfc_celeba_cpu"), aligner=create("aligner", "dlib"))
+    photos = PhotoCompleter(ModelCompleter.pretrained("gfc_celeba_128"), aligner=create("aligner", "dlib"))
     done = photos(array, hole=mask)            # H×W×C uint8 or uint16 in, the same out
 """
 
