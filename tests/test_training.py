@@ -570,10 +570,12 @@ def test_complete_input_problems_are_one_line_exit_2(tiny_run, tmp_path, args, m
 
 
 def test_complete_without_a_model_uses_the_default_one(tmp_path):
+    from gfc_kit.inference.model_folder import DEFAULT_MODEL
+
     photo = synthetic_photo(tmp_path / "in")
     result = complete("--input", str(photo), "--region", "O1", "--output", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    by_name = complete("--model", "gfc_celeba_cpu", "--input", str(photo), "--region", "O1", "--output",
+    by_name = complete("--model", DEFAULT_MODEL, "--input", str(photo), "--region", "O1", "--output",
                        str(tmp_path / "named"))
     assert by_name.exit_code == 0
     assert np.array_equal(read_rgb(tmp_path / "out" / "000001.png"), read_rgb(tmp_path / "named" / "000001.png"))
