@@ -68,8 +68,7 @@ def test_it_beats_telea_and_navier_stokes_on_held_out_people(shipped, shared_dat
                            split="test", identity_file=shared_data / "annotations" / "identity_CelebA.txt", limit=32)
     image = torch.stack([faces[i]["image"] for i in range(len(faces))])
     holes = {"O3": gfc_kit.create("mask_sampler", "regions", region="O3"),
-             "center": gfc_kit.create("mask_sampler", "center"),
-             "free_form": gfc_kit.create("mask_sampler", "free_form")}
+             "center": gfc_kit.create("mask_sampler", "center")}
     for mask_name in BEATS_CLASSICAL_ON[NAME]:
         mask = holes[mask_name]({"image": image}, torch.Generator().manual_seed(0))
         errors = {}
