@@ -7,8 +7,8 @@ trained on, linked into one folder for ``gfc-kit evaluate --data FOLDER``.
 CelebA-HQ photos are 256 to 1024 px, cropped wider and aligned differently from CelebA's
 ``img_align_celeba`` layout, so they also check a model on a crop it was not trained on. A face
 is kept only when ``files.tsv`` names its CelebA source file and that file's person (CelebA's
-``identity_CelebA.txt``) is in none of the recipe's training folders' ``train`` split; the links
-are never copies (the data is research-only and stays where it is).
+``identity_CelebA.txt``) is in none of the recipe's training data (``data.train`` and any stage's
+``data``); the links are never copies (the data is research-only and stays where it is).
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def training_people(recipe_path: Path, identities: dict[str, str]) -> set[str]:
-    """The people of the recipe's ``data.train`` (a celeba dataset split by person)."""
-    spec = recipes.load(recipe_path).data.train
-    train = gfc_kit.create("dataset", spec.type, **spec.params)
-    return {identities[f.name] for f in train.files if f.name in identities}
+    """The people of the recipe's ``data.train`` and of every stage's own ``data`` (celeba
+    datasets split by person)."""
+    recipe = recipes.load(recipe_path)
+    people = set()
+    for spec in [recipe.data.train, *(stage.data for stage in recipe.stages if stage.data is not None)]:
+        train = gfc_kit.create("dataset", spec.type, **spec.params)
+        people |= {identities[f.name] for f in train.files if f.name in identities}
+    return people
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -656,3 +657,40 @@ def test_a_checkpoint_keeps_the_fp16_loss_scaler_state(tmp_path):
     fresh = torch.amp.GradScaler("cpu", init_scale=1024.0)
     checkpoint.load(tmp_path, {"m": torch.nn.Linear(2, 2)}, {"o": torch.optim.Adam(module.parameters())}, {"o": fresh})
     assert fresh.get_scale() == 96.0
+
+
+PROGRESSIVE = ["image_size=64", "model.generator={type: timm_generator, encoder: resnet18, decoder_channels: [8, 8, 8, 8, 8]}",
+               "stages.1.image_size=32", "stages.1.data={type: synthetic_faces, length: 16, seed: 3}"]
+
+
+def test_a_stage_trains_at_its_own_size_on_its_own_data(tmp_path, monkeypatch):
+    """Progressive resizing: the reconstruction stage reads its own faces at 32 px, the later
+    stages data.train at the recipe's 64, and the one generator learns from both."""
+    recipe = recipes.load(write_recipe(tmp_path), PROGRESSIVE)
+    trainer = Trainer(recipe, tmp_path / "run")
+    assert len(trainer.stage_data(1)) == 16 and trainer.stage_data(1)[0]["image"].shape[-1] == 32
+    assert trainer.stage_data(2) is trainer.datasets["train"] and trainer.stage_data(0) is trainer.datasets["parsing"]
+    seen = []
+    step = Trainer.generator_step
+    monkeypatch.setattr(Trainer, "generator_step",
+                        lambda self, batch, stage, rng: seen.append((stage.name, batch["image"].shape[-1]))
+                        or step(self, batch, stage, rng))
+    trainer.run(resume=False)
+    assert seen == [("reconstruction", 32)] * 2 + [("local", 64)] * 2 + [("global", 64)] * 2
+    assert (tmp_path / "run" / "generator.safetensors").is_file()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["stages.2.image_size=32"], "stages.2.image_size: 32 is not the recipe's 64, but loss 'local_adversarial' reads"),
+    (["stages.0.image_size=32"], "stages.0: a parser stage reads data.parsing at the recipe's image_size"),
+])
+def test_a_stage_size_that_cannot_work_is_a_recipe_error(tmp_path, overrides, message):
+    with pytest.raises(GfcError, match=re.escape(message)):
+        recipes.load(write_recipe(tmp_path), PROGRESSIVE[:2] + overrides)
+
+
+def test_a_generator_that_cannot_take_a_stage_size_fails_before_training(tmp_path):
+    """The paper's generator has a fully connected bottleneck sized for the recipe's image_size."""
+    recipe = recipes.load(write_recipe(tmp_path), ["image_size=64", "stages.1.image_size=32"])
+    with pytest.raises(GfcError, match=r"^stages\.1: the generator or masks\.train fail on its 1×3×32×32 images"):
+        Trainer(recipe, tmp_path / "run")

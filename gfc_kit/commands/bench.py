@@ -85,7 +85,9 @@ class Bench:
 
     def __init__(self, recipe: Recipe, batch_size: int, repeats: int, warmup: int, compiled: bool = True) -> None:
         self.compiled = compiled
-        self.recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"batch_size": batch_size})})
+        stages = [stage.model_copy(update={"data": None}) for stage in recipe.stages]  # sizes kept
+        self.recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"batch_size": batch_size}),
+                                                "stages": stages})
         self.repeats, self.warmup, self.batch_size = repeats, warmup, batch_size
         self._tmp = tempfile.TemporaryDirectory()
         # The steps run on one fixed batch of synthetic faces (content does not change speed; their
@@ -93,9 +95,13 @@ class Bench:
         faces = DatasetSpec(type="synthetic_faces", length=batch_size, seed=0)
         bench_data = self.recipe.data.model_copy(update={"train": faces, "val": None, "parsing": faces})
         self.trainer = Trainer(self.recipe.model_copy(update={"data": bench_data}), Path(self._tmp.name))
-        faces = create("dataset", "synthetic_faces", image_size=recipe.image_size, length=batch_size)
-        items = [faces[i] for i in range(batch_size)]  # content does not change speed; labels serve every stage
-        self.batch = to_device(default_collate(items), self.trainer.rt.device)
+        self.batch = self.faces(recipe.image_size)
+
+    def faces(self, size: int) -> dict[str, Any]:
+        """A batch of synthetic faces at ``size`` (content does not change speed; labels serve every stage)."""
+        faces = create("dataset", "synthetic_faces", image_size=size, length=self.batch_size)
+        items = [faces[i] for i in range(self.batch_size)]
+        return to_device(default_collate(items), self.trainer.rt.device)
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -106,8 +112,9 @@ class Bench:
         rows = []
         for stage in self.recipe.stages:
             self.trainer.enter_stage(stage)
-            seconds = timed(lambda: self.trainer.step(self.batch, stage, step_generator(0, 1)), self.repeats,
-                            self.warmup)
+            batch = self.batch if stage.image_size in (None, self.recipe.image_size) else self.faces(stage.image_size)
+            seconds = timed(lambda stage=stage, batch=batch: self.trainer.step(batch, stage, step_generator(0, 1)),
+                            self.repeats, self.warmup)
             rows.append({"stage": stage.name, "batch": self.batch_size, "ms_per_step": 1000 * seconds,
                          "images_per_s": self.batch_size / seconds, "peak_mb": peak_rss_mb()})
         return rows

@@ -51,9 +51,9 @@ def specs(model: Any, path: tuple = ()) -> Iterator[tuple[tuple, Spec]]:
 def _component_errors(recipe: Recipe) -> list[str]:
     """Check each entry against its factory and store the full, coerced parameters back."""
     errors: list[str] = []
-    context = {"image_size": recipe.image_size}
     components = registry()  # a broken plugin fails here, once, not once per entry
     for path, spec in specs(recipe):
+        context = {"image_size": stage_size(recipe, path[1]) if path[0] == "stages" else recipe.image_size}
         try:
             entry = components.get(spec.kind, spec.type, ".".join(map(str, (*path, "type"))))
             params = fill_context(entry.factory, spec.params, context)
@@ -107,7 +107,22 @@ def _need_errors(recipe: Recipe) -> list[str]:
                 errors.append(f"stages.{i}: a parser stage needs data.parsing (labelled faces, e.g. synthetic_faces)")
         elif model.generator is None:
             errors.append(f"stages.{i}: a generator stage needs model.generator")
+        if stage.train == "parser" and (stage.image_size is not None or stage.data is not None):
+            errors.append(f"stages.{i}: a parser stage reads data.parsing at the recipe's image_size; "
+                          "image_size and data are for generator stages")
+        if stage_size(recipe, i) != recipe.image_size:
+            for name in stage.losses:
+                inputs = loss_inputs(registry().get("loss", recipe.losses[name].type).factory)
+                if inputs in ("adversarial", "parsing"):
+                    errors.append(f"stages.{i}.image_size: {stage.image_size} is not the recipe's "
+                                  f"{recipe.image_size}, but loss {name!r} reads {inputs} networks built for "
+                                  f"{recipe.image_size}; give such stages the recipe's size")
     return errors
+
+
+def stage_size(recipe: Recipe, index: int) -> int:
+    """The image side that stage ``index`` trains at: its own ``image_size``, else the recipe's."""
+    return recipe.stages[index].image_size or recipe.image_size
 
 
 def json_schema() -> dict[str, Any]:

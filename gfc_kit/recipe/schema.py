@@ -122,6 +122,14 @@ class Stage(Section):
     lr_decay: Literal["none", "cosine"] = "none"
     """``cosine``: the stage's rate falls from its value to 0 along half a cosine over its steps
     (Loshchilov and Hutter's SGDR without restarts), so a short stage ends settled."""
+    image_size: Annotated[int, Field(ge=16)] | None = None
+    """Train this generator stage at this side instead of the recipe's (progressive resizing: a
+    convolutional generator learns more per CPU minute from smaller images first, then the next
+    stages refine it at full size). Its data is read at this size; its losses may read only
+    pixels, since the discriminators and the parser are built for the recipe's size."""
+    data: DatasetSpec | None = None
+    """This generator stage's own training data instead of ``data.train``: e.g. more, smaller
+    faces for a first stage at a smaller ``image_size``."""
 
 
 class Optimizer(Section):

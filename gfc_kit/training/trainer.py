@@ -165,39 +165,54 @@ class Trainer:
 
     def _build_datasets(self) -> dict[str, Dataset]:
         """Every dataset the run reads (``train``, ``val`` when set, ``parsing`` for a parser
-        stage), each checked: not empty, its files readable (unreadable ones are left out and
-        counted), its first item as the stages need it."""
-        data = self.recipe.data
-        names = ["train", *(["val"] if data.val is not None else []),
-                 *(["parsing"] if any(s.train == "parser" for s in self.recipe.stages) else [])]
+        stage, and ``stages.N`` for a generator stage with its own ``data`` or ``image_size``),
+        each checked: not empty, its files readable (unreadable ones are left out and counted),
+        its first item as the stages need it."""
+        recipe, data = self.recipe, self.recipe.data
+        wanted: dict[str, tuple[dict[str, Any], int, tuple]] = {
+            "train": (data.train.entry, recipe.image_size, ("data", "train"))}
+        if data.val is not None:
+            wanted["val"] = (data.val.entry, recipe.image_size, ("data", "val"))
+        if data.parsing is not None and any(s.train == "parser" for s in recipe.stages):
+            wanted["parsing"] = (data.parsing.entry, recipe.image_size, ("data", "parsing"))
+        for i, stage in enumerate(recipe.stages):
+            if stage.train == "generator" and (stage.data is not None or stage.image_size is not None):
+                spec, size = stage.data or data.train, stage.image_size or recipe.image_size
+                entry = {**spec.entry, **({"image_size": size} if "image_size" in spec.params else {})}
+                wanted[f"stages.{i}"] = (entry, size, ("stages", i, "data") if stage.data else ("data", "train"))
         datasets: dict[str, Dataset] = {}
-        for name in names:
-            spec = getattr(data, name)
-            same = [other for other in datasets if getattr(data, other) == spec]
+        for name, (entry, size, path) in wanted.items():
+            key = ".".join(map(str, path))
+            same = [other for other in datasets if wanted[other][:2] == (entry, size)]
             if same:  # one object for equal entries (e.g. one cached set of faces for two stages)
                 datasets[name] = datasets[same[0]]
                 continue
-            dataset = build("dataset", spec.entry, ("data", name),
-                            image_size=self.recipe.image_size)
+            dataset = build("dataset", entry, path, image_size=size)
             datasets[name] = dataset
             try:
                 skipped = dataset.check() if hasattr(dataset, "check") else 0
                 if skipped:
-                    log.warning("data.%s: left out %d unreadable file(s) of %d", name, skipped, skipped + len(dataset))
+                    log.warning("%s: left out %d unreadable file(s) of %d", key, skipped, skipped + len(dataset))
                 if len(dataset) == 0:
                     raise GfcError("the dataset is empty")
                 with torch.random.fork_rng():
                     item = dataset[0]
             except GfcError as exc:  # e.g. every file unreadable: say which recipe entry reads them
-                raise GfcError(f"data.{name}: {exc}") from None
+                raise GfcError(f"{key}: {exc}") from None
             if name == "parsing" and "labels" not in item:
-                raise GfcError(f"data.parsing: the parser stage needs items with labels; {spec.type} has none "
+                raise GfcError(f"data.parsing: the parser stage needs items with labels; {entry['type']} has none "
                                "(use e.g. synthetic_faces or parsing_folder)")
             side = tuple(item["image"].shape[-2:])
-            if side != (self.recipe.image_size,) * 2:
-                raise GfcError(f"data.{name}: gives {side[1]}×{side[0]} images, the recipe's image_size is "
-                               f"{self.recipe.image_size}")
+            if side != (size, size):
+                where = "the recipe's image_size" if name in ("train", "val", "parsing") else f"{name}.image_size"
+                raise GfcError(f"{key}: gives {side[1]}×{side[0]} images, {where} is {size}")
         return datasets
+
+    def stage_data(self, index: int) -> Dataset:
+        """What stage ``index`` trains on: ``data.parsing``, its own data or size, else ``data.train``."""
+        if self.recipe.stages[index].train == "parser":
+            return self.datasets["parsing"]
+        return self.datasets.get(f"stages.{index}", self.datasets["train"])
 
     def _build_modules(self) -> dict[str, torch.nn.Module]:
         model, size = self.recipe.model, self.recipe.image_size
@@ -285,9 +300,27 @@ class Trainer:
                         raise GfcError(f"model.discriminators.{name}: gives {_shape(logits)}, not one logit per image")
                 if "parser" in self.modules:
                     self._run("model.parser", self.modules["parser"], image)
+                self._check_stage_sizes()
             finally:
                 for name, module in self.modules.items():
                     module.train(modes[name])
+
+    def _check_stage_sizes(self) -> None:
+        """The mask sampler and generator on one item of each stage with its own data or size."""
+        for key, data in self.datasets.items():
+            if not key.startswith("stages."):
+                continue
+            batch = to_device(default_collate([data[0]]), self.rt.device)
+            image = batch["image"]
+            try:
+                mask = self.sampler(batch, step_generator(self.recipe.seed, 0)).to(image)
+                x = generator_input(image, mask, self.recipe.train.hole_fill, None, self.mask_channel)
+                output = self.generator(x)
+            except Exception as exc:
+                raise GfcError(f"{key}: the generator or masks.train fail on its {_shape(image)} images: "
+                               f"{_first_line(exc)}") from None
+            if output.shape != image.shape:
+                raise GfcError(f"{key}: the generator gives {_shape(output)} for its {_shape(image)} images")
 
     @staticmethod
     def _run(key: str, network: Any, x: torch.Tensor) -> torch.Tensor:
@@ -339,7 +372,7 @@ class Trainer:
 
     def _run_stage(self, index: int, offset: int, first: int) -> None:
         stage = self.recipe.stages[index]
-        data = self.datasets["parsing" if stage.train == "parser" else "train"]
+        data = self.stage_data(index)
         train = self.recipe.train
         batches = StepBatches(len(data), train.batch_size, self.recipe.seed, offset + first, offset + stage.steps,
                               self.rt.rank, self.rt.world)

@@ -101,7 +101,9 @@ class TimmGenerator(nn.Module):
     ) -> None:
         """:param encoder: a timm model name (``resnet18``, ``mobilenetv3_large_100``,
             ``efficientnet_b0``, ``convnext_atto``, …); any that offers ``features_only``.
-        :param image_size: side S of the square input; most encoders need a multiple of 32.
+        :param image_size: side S of the square input; most encoders need a multiple of 32. Without
+            ``bottleneck`` the generator takes any size that is a multiple of the encoder's
+            reduction (a recipe stage may train it smaller first).
         :param skips: join each encoder level's feature into the decoder (U-Net); off, the fill
             comes through the deepest feature only, as in the paper's generator.
         :param bottleneck: the paper's fully connected bottleneck on the deepest feature (its
@@ -134,7 +136,7 @@ class TimmGenerator(nn.Module):
         if len(decoder) != len(channels):
             raise GfcError(f"decoder_channels: {len(decoder)} given, but encoder {encoder!r} has "
                            f"{len(channels)} feature levels ({channels})")
-        self.skips = skips
+        self.skips, self.reduction = skips, reductions[-1]
         side = image_size // reductions[-1]
         self.code_shape = (channels[-1], side, side)
         code = channels[-1] * side * side
@@ -153,8 +155,11 @@ class TimmGenerator(nn.Module):
         nn.init.zeros_(self.output.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != (self.image_size, self.image_size):
-            raise ValueError(f"this generator takes {self.image_size}×{self.image_size} images, got {tuple(x.shape)}")
+        if self.fc is not None and x.shape[-2:] != (self.image_size, self.image_size):
+            raise ValueError(f"this generator (with its FC bottleneck) takes {self.image_size}×{self.image_size} "
+                             f"images, got {tuple(x.shape)}")
+        if x.shape[-2] % self.reduction or x.shape[-1] % self.reduction:
+            raise ValueError(f"this generator takes sides that are multiples of {self.reduction}, got {tuple(x.shape)}")
         features = self.encoder(x)
         y = features[-1]
         if self.fc is not None:
@@ -204,7 +209,8 @@ class SmpGenerator(nn.Module):
             ``MAnet``, ``DeepLabV3Plus``, …).
         :param encoder: an smp encoder (``resnet18``, ``mobilenet_v2``, ``efficientnet-b0``, …) or
             ``tu-<any timm model>``.
-        :param image_size: side S of the square input (a multiple of 32 for five-level encoders).
+        :param image_size: side S of the square input (a multiple of 32 for five-level encoders); the
+            network takes other such sizes too (a recipe stage may train it smaller first).
         :param weights: a local file of the encoder's weights; none is ever downloaded.
         :param mask_channel: take the mask as a 4th input channel."""
         super().__init__()
@@ -213,9 +219,7 @@ class SmpGenerator(nn.Module):
         self.model = smp_model(arch, encoder, 4 if mask_channel else 3, 3, weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != (self.image_size, self.image_size):
-            raise ValueError(f"this generator takes {self.image_size}×{self.image_size} images, got {tuple(x.shape)}")
-        return self.model(x)
+        return self.model(x)  # smp checks (or pads to) the sizes its encoder needs
 
 
 @hookimpl
