@@ -72,6 +72,14 @@ def takes_mask(generator: torch.nn.Module) -> bool:
     return bool(getattr(generator, "mask_channel", False))
 
 
+def size_multiple(generator: torch.nn.Module) -> int | None:
+    """The sides a generator takes: any multiple of this (a fully convolutional network, its
+    ``size_multiple`` attribute), or ``None`` when it takes only its ``image_size`` (e.g. the paper's
+    fully connected bottleneck). Crops of photos are completed at their own scale only when it is set."""
+    multiple = getattr(generator, "size_multiple", None)
+    return int(multiple) if multiple else None
+
+
 LossInputs = Literal["pixels", "adversarial", "parsing", "step"]
 """What a loss consumes, declared as its class attribute ``inputs`` (see :mod:`gfc_kit.components.losses`)."""
 
@@ -173,6 +181,19 @@ class Aligner(Protocol):
     ``layout``; an empty list when there is none. See :class:`Face`."""
 
     def __call__(self, photo: np.ndarray, layout: FaceLayout) -> list[Face]: ...
+
+
+@runtime_checkable
+class Refiner(Protocol):
+    """Sharpens a fill made at a lower resolution, at the photo's: ``photo`` and ``fill`` are
+    ``H×W×3`` float32 in ``[0, 1]`` (the fill is the model's, enlarged), ``hole`` an ``H×W`` bool
+    array, ``scale`` the photo pixels per model pixel; returns the refined fill, which may differ
+    from ``fill`` only in the hole. ``context(hole, scale)`` says how many pixels of known photo
+    around the hole's box it reads."""
+
+    def context(self, hole: np.ndarray, scale: float) -> int: ...
+
+    def __call__(self, photo: np.ndarray, fill: np.ndarray, hole: np.ndarray, scale: float) -> np.ndarray: ...
 
 
 @runtime_checkable

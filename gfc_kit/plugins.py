@@ -49,6 +49,7 @@ BUILTIN_PLUGINS = (
     "gfc_kit.components.networks.parsers",
     "gfc_kit.components.losses",
     "gfc_kit.components.completers",
+    "gfc_kit.components.refiners",
     "gfc_kit.components.blenders",
     "gfc_kit.components.metrics",
     "gfc_kit.models",

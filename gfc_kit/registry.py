@@ -30,6 +30,7 @@ KINDS = (
     "loss",
     "dataset",
     "aligner",
+    "refiner",
     "blender",
     "metric",
     "completer",

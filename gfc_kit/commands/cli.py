@@ -79,15 +79,25 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
               help="With --region and --align: the face(s) the region goes on.")
 @click.option("--no-face", type=click.Choice(["error", "plain"]), default="error", show_default=True,
               help="With --align, a photo without a face: an error, or completed in the --crop with a warning.")
-@click.option("--crop", type=click.Choice(["auto", "celeba", "center", "resize"]), default="auto", show_default=True,
+@click.option("--refine", default="residual", show_default=True, metavar="NAME[:KEY=VALUE,...]",
+              help="How the fill gets the photo's fine detail back at full resolution: residual (contextual "
+                   "residual aggregation) or none (see docs/completing.md).")
+@click.option("--crop", type=click.Choice(["auto", "celeba", "center", "resize", "hole", "original"]), default="auto",
+              show_default=True,
               help="Without --align, the part of the photo the model sees (auto: the paper's CelebA crop for "
-                   "178:218 photos, else the centre square).")
+                   "178:218 photos, else the centre square; hole: a crop around each group of holes at the photo's "
+                   "scale; original: the whole photo at its scale; resize: the whole photo resized).")
+@click.option("--crop-margin", type=click.IntRange(0), default=128, show_default=True,
+              help="--crop hole: pixels of photo kept around each group of holes.")
+@click.option("--crop-trigger", type=click.IntRange(0), default=800, show_default=True,
+              help="--crop hole: photos whose longer side is at most this are completed whole.")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("completed"), show_default=True)
 @click.option("--panel", is_flag=True, help="Also save input | masked | completed side by side.")
 @click.pass_context
 def complete(ctx: click.Context, run_dir: Path | None, checkpoint: Path | None, model: str | None, inputs: Path,
              mask: Path | None, mask_polarity: str, box: str | None, region: str | None, align: str | None,
-             blend: str, faces: str, no_face: str, crop: str, output: Path, panel: bool) -> None:
+             blend: str, faces: str, no_face: str, refine: str, crop: str, crop_margin: int, crop_trigger: int,
+             output: Path, panel: bool) -> None:
     """Complete your own photos with a trained model; every pixel outside the hole's blend band is kept."""
     from gfc_kit.inference import ModelCompleter, PhotoCompleter
     from gfc_kit.inference.photos import complete_files
@@ -101,13 +111,15 @@ def complete(ctx: click.Context, run_dir: Path | None, checkpoint: Path | None, 
     if sum(x is not None for x in (mask, box, region)) != 1:
         raise GfcError("give exactly one hole: --mask FILE_OR_FOLDER, --box x,y,w,h or --region O1..O6")
     blender = _component("blender", blend, "--blend")
+    refiner = _component("refiner", refine, "--refine")
     aligner = _component("aligner", align, "--align") if align is not None else None
     if model is not None:
         from gfc_kit.plugins import registry
 
         run_dir = registry().model(model, "--model").folder  # what ModelCompleter.pretrained loads, named in errors
     completer = ModelCompleter.from_run(run_dir) if run_dir else ModelCompleter.from_checkpoint(checkpoint)
-    photos = PhotoCompleter(completer, blender, aligner, crop=crop, faces=faces, no_face=no_face)
+    photos = PhotoCompleter(completer, blender, aligner, crop=crop, faces=faces, no_face=no_face, refiner=refiner,
+                            crop_margin=crop_margin, crop_trigger=crop_trigger)
     failed: list[Path] = []
 
     def report(path: Path, exc: GfcError) -> None:
@@ -163,7 +175,7 @@ def export(run_dir: Path, output: Path, dtype: str, no_parser: bool) -> None:
 @click.option("--completers", multiple=True,
               help="Completers besides the runs; 'none' for runs only. [default: telea,navier_stokes,mean_fill; "
                    "Telea and Navier-Stokes only when OpenCV is installed]")
-@click.option("--metrics", multiple=True, default=("psnr,psnr:region=hole,ssim,ssim:region=hole,l1",),
+@click.option("--metrics", multiple=True, default=("psnr,psnr:region=hole,ssim,ssim:region=hole,l1,detail",),
               show_default=True, help="Metric components (name or name:key=value), e.g. lpips:weights=PATH.")
 @click.option("--parser", "parser_run", default="auto", show_default=True,
               help="Run whose parser gives the parsing score: auto (the first run that has one), none, or a run folder.")
@@ -175,17 +187,36 @@ def export(run_dir: Path, output: Path, dtype: str, no_parser: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--fid-weights", type=click.Path(path_type=Path),
               help="Also report FID, with this local Inception file (pt_inception-2015-12-05-6726825d.pth).")
+@click.option("--full-resolution", is_flag=True,
+              help="Score each photo of the --data folder at its own size, holes drawn at that size, the runs "
+                   "completing through the photo pipeline (--align, --crop, --refine, --blend) as gfc-kit complete "
+                   "does; the detail ratio then uses sigma 2 px unless --metrics names it.")
+@click.option("--align", metavar="NAME[:KEY=VALUE,...]", help="--full-resolution: the aligner (e.g. dlib).")
+@click.option("--crop", type=click.Choice(["auto", "celeba", "center", "resize", "hole", "original"]), default="auto",
+              show_default=True, help="--full-resolution without --align: the crop strategy (see gfc-kit complete).")
+@click.option("--refine", "refiners", multiple=True, default=("residual",), show_default=True,
+              metavar="NAME[:KEY=VALUE,...]", help="--full-resolution: the refiner (repeatable: one column each).")
+@click.option("--blend", default="poisson", show_default=True, metavar="NAME[:KEY=VALUE,...]",
+              help="--full-resolution: the blender.")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Report folder.")
 def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
              metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool, seed: int,
-             batch_size: int, fid_weights: Path | None, output: Path) -> None:
+             batch_size: int, fid_weights: Path | None, full_resolution: bool, align: str | None, crop: str,
+             refiners: tuple[str, ...], blend: str, output: Path) -> None:
     """Score runs and classical baselines side by side on the same images and holes; write a report."""
-    from gfc_kit.commands.evaluate import evaluate_to_report
+    from gfc_kit.commands.evaluate import FullResolution, evaluate_to_report
     from gfc_kit.plugins import registry
 
     chosen_runs = runs + tuple(registry().model(m, "--model").folder for m in models)
+    pipeline = None
+    if full_resolution:
+        pipeline = FullResolution(_component("blender", blend, "--blend"),
+                                  {text.split(":")[0]: _component("refiner", text, "--refine") for text in refiners},
+                                  _component("aligner", align, "--align") if align else None, crop)
+        if metrics == ("psnr,psnr:region=hole,ssim,ssim:region=hole,l1,detail",):
+            metrics = ("psnr,psnr:region=hole,ssim,ssim:region=hole,l1,detail:sigma=2",)
     report = evaluate_to_report(chosen_runs, data, masks, completers, metrics, parser_run, limit, image_size,
-                                size_study, seed, batch_size, output, fid_weights)
+                                size_study, seed, batch_size, output, fid_weights, pipeline)
     click.echo(f"wrote {report}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,27 @@ def opencv_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("cv2") is not None
+
+
+@dataclass
+class FullResolution:
+    """``--full-resolution``: how each run completes a photo at its own size (the photo pipeline's
+    parts, as ``gfc-kit complete`` takes them); one completer per refiner."""
+
+    blender: Any
+    refiners: dict[str, Any]
+    aligner: Any = None
+    crop: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def completers(self, runs: dict[str, ModelCompleter]) -> dict[str, Any]:
+        from gfc_kit.evaluation.full_resolution import PipelineCompleter
+        from gfc_kit.inference import PhotoCompleter
+
+        return {name + (f"+{label}" if len(self.refiners) > 1 else ""):
+                PipelineCompleter(PhotoCompleter(model, self.blender, self.aligner, crop=self.crop, refiner=refiner,
+                                                 **self.options))
+                for name, model in runs.items() for label, refiner in self.refiners.items()}
 
 
 def run_completers(runs: tuple[Path, ...]) -> dict[str, ModelCompleter]:
@@ -64,15 +86,29 @@ def run_with_progress(evaluator: Evaluator, label: str) -> tuple[list[dict[str, 
 
 def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...], completers: tuple[str, ...],
                        metrics: tuple[str, ...], parser_run: str, limit: int, image_size: int, size_study: bool,
-                       seed: int, batch_size: int, output: Path, fid_weights: Path | None = None) -> Path:
+                       seed: int, batch_size: int, output: Path, fid_weights: Path | None = None,
+                       full_resolution: FullResolution | None = None) -> Path:
     """Everything ``gfc-kit evaluate`` does; returns the path of ``report.md``."""
-    dataset_spec = data_spec(data)
-    dataset = build("dataset", dataset_spec, ("--data",), image_size=image_size)
-    samplers = {}
-    for text in split_specs(masks):
-        name, spec = mask_spec(text)
-        samplers[name] = build("mask_sampler", spec, ("--masks",), image_size=image_size)
-    chosen = run_completers(runs)
+    from gfc_kit.evaluation import full_resolution as full
+
+    samplers: dict[str, Any] = {}
+    if full_resolution is None:
+        dataset_spec: Any = data_spec(data)
+        dataset = build("dataset", dataset_spec, ("--data",), image_size=image_size)
+        for text in split_specs(masks):
+            name, spec = mask_spec(text)
+            samplers[name] = build("mask_sampler", spec, ("--masks",), image_size=image_size)
+        chosen: dict[str, Any] = run_completers(runs)
+    else:
+        dataset_spec = f"{data} (each photo at its own size)"
+        dataset = full.PhotoFolder(Path(data), limit)
+        for text in split_specs(masks):
+            name, spec = mask_spec(text)
+            build("mask_sampler", spec, ("--masks",), image_size=image_size)  # a bad spec fails now, not per photo
+            samplers[name] = full.AtPhotoSize(lambda side, spec=spec: build("mask_sampler", spec, ("--masks",),
+                                                                            image_size=side))
+        chosen = full_resolution.completers(run_completers(runs))
+        size_study, parser_run, batch_size = False, "none", 1
     notes = []
     if not completers:
         completers = ("telea,navier_stokes,mean_fill",) if opencv_available() else ("mean_fill",)
@@ -87,7 +123,8 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
     scorers = [build("metric", parse_spec(t, "--metrics"), ("--metrics",)) for t in split_specs(metrics)]
     parser, parser_note = choose_parser(parser_run, runs)
     fid = FrechetDistance(fid_weights) if fid_weights is not None else None
-    evaluator = Evaluator(dataset, samplers, chosen, scorers, parser, seed, limit, batch_size, fid=fid)
+    evaluator = Evaluator(dataset, samplers, chosen, scorers, parser, seed, limit, batch_size, fid=fid,
+                          shown=full.thumbnail if full_resolution is not None else None)
     count = evaluator.count
     rows, examples = run_with_progress(evaluator, "evaluate (images)")
     summary = summarize(rows)
@@ -103,7 +140,7 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
                           or scorers, None, seed, limit, batch_size, examples=0)
         size_summary = summarize(run_with_progress(study, "mask-size study (images)")[0])
     config: dict[str, Any] = {
-        "data": f"`{dataset_spec}`, {count} images at {image_size}×{image_size}",
+        "data": f"`{dataset_spec}`, {count} images" + (f" at {image_size}×{image_size}" if full_resolution is None else ""),
         "masks": ", ".join(f"`{n}`" for n in samplers),
         "completers": ", ".join(f"`{n}`" for n in chosen),
         "seed": f"{seed} (image–hole pairs are fixed by seed, mask name and image index)",

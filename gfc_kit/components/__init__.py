@@ -29,10 +29,11 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "networks.discriminators": ("GFCDiscriminator", "gfc_local_discriminator", "gfc_global_discriminator"),
     "networks.parsers": ("GFCParser", "smp_parser"),
     "views": ("HoleView", "ImageView", "BoxView", "hole_boxes", "resample"),
-    "losses": ("CharbonnierL1", "L2", "BCEAdversarial", "ParsingCrossEntropy"),
+    "losses": ("CharbonnierL1", "L2", "HighFrequency", "BCEAdversarial", "ParsingCrossEntropy"),
     "completers": ("MeanFill", "OpenCVInpaint", "telea", "navier_stokes"),
+    "refiners": ("NoRefiner", "ResidualRefiner"),
     "blenders": ("Paste", "Feather", "Poisson"),
-    "metrics": ("PSNR", "SSIM", "L1", "LPIPS"),
+    "metrics": ("PSNR", "SSIM", "L1", "Detail", "LPIPS"),
 }
 _WHERE = {name: module for module, names in _FAMILIES.items() for name in names}
 

@@ -75,6 +75,8 @@ class Evaluator:
     batch_size: int = 16
     examples: int = 4
     fid: FrechetDistance | None = None
+    shown: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """How an example image is kept for the grid (e.g. a thumbnail, for photos of many sizes)."""
 
     def __post_init__(self) -> None:
         self.count = min(len(self.dataset), self.limit or len(self.dataset))  # type: ignore[arg-type]
@@ -96,13 +98,13 @@ class Evaluator:
                     for i in range(len(image))]).to(image)
                 shown = examples[mask_name]
                 keep = max(0, self.examples - len(shown.target))
-                shown.masked.extend(torch.where(mask > 0.5, torch.ones_like(image), image)[:keep])
-                shown.target.extend(image[:keep])
+                shown.masked.extend(map(self._show, torch.where(mask > 0.5, torch.ones_like(image), image)[:keep]))
+                shown.target.extend(map(self._show, image[:keep]))
                 for completer_name, completer in self.completers.items():
                     completed = completer(image, mask).float()
                     if self.fid is not None:
                         self.fid.add_fake(completer_name, mask_name, completed)
-                    shown.completed.setdefault(completer_name, []).extend(completed[:keep])
+                    shown.completed.setdefault(completer_name, []).extend(map(self._show, completed[:keep]))
                     values = {m.name: m(completed, image, mask) for m in self.metrics}
                     if reference is not None:
                         labels = self._labels(completed)
@@ -113,6 +115,9 @@ class Evaluator:
                                      "hole_fraction": float(hole[i]), **{k: float(v[i]) for k, v in values.items()}})
             advance(len(batch["image"]))
         return rows, examples
+
+    def _show(self, image: torch.Tensor) -> torch.Tensor:
+        return image if self.shown is None else self.shown(image)
 
     def _batches(self) -> Iterator[tuple[int, dict[str, Any]]]:
         for start in range(0, self.count, self.batch_size):

@@ -14,7 +14,9 @@ from gfc_kit.evaluation.evaluator import Examples
 from gfc_kit.imaging import save_grid
 
 LOWER_IS_BETTER = {"l1", "l1_hole", "lpips", "lpips_hole", "fid"}
-COLUMNS = ("psnr", "psnr_hole", "ssim", "ssim_hole", "l1_hole", "parse_acc", "parse_miou")
+CLOSEST_TO_ONE = {"detail_hole"}
+"""Ratios to the truth: the best is the one nearest 1 (a blur is below, noise above)."""
+COLUMNS = ("psnr", "psnr_hole", "ssim", "ssim_hole", "l1_hole", "detail_hole", "parse_acc", "parse_miou")
 """Preferred column order; other metrics follow."""
 
 
@@ -36,7 +38,7 @@ def markdown_table(summary: list[dict[str, Any]], group: str = "mask", label: st
     """One table, ``label`` rows side by side within each ``group`` row group; the best value of
     each metric in a group is bold (↑ higher is better, ↓ lower)."""
     columns = metric_columns(summary)
-    arrows = [f"{c} {'↓' if c in LOWER_IS_BETTER else '↑'}" for c in columns]
+    arrows = [f"{c} {_direction(c)}" for c in columns]
     lines = [f"| {group} | {label} | hole % | " + " | ".join(arrows) + " |",
              "|---|---|---:|" + "---:|" * len(columns)]
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -47,12 +49,17 @@ def markdown_table(summary: list[dict[str, Any]], group: str = "mask", label: st
         for c in columns:
             values = [m[c] for m in members if not math.isnan(m[c])]
             if values:
-                best[c] = min(values) if c in LOWER_IS_BETTER else max(values)
+                best[c] = (min(values, key=lambda v: abs(math.log(max(v, 1e-12)))) if c in CLOSEST_TO_ONE
+                           else min(values) if c in LOWER_IS_BETTER else max(values))
         for i, m in enumerate(members):
             cells = [_cell(m[c], best.get(c)) for c in columns]
             lines.append(f"| {name if i == 0 else ''} | {m[label]} | {100 * m['hole_fraction']:.1f} | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _direction(column: str) -> str:
+    return "→1" if column in CLOSEST_TO_ONE else "↓" if column in LOWER_IS_BETTER else "↑"
 
 
 def _cell(value: float, best: float | None) -> str:

@@ -20,12 +20,16 @@ from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 from gfc_kit.imaging import hole_array
 from gfc_kit.inference.model_folder import DEFAULT_MODEL, face_layout, read_model_json
-from gfc_kit.interfaces import composite, generator_input, takes_mask
+from gfc_kit.interfaces import composite, generator_input, size_multiple, takes_mask
 
-Crop = Literal["auto", "celeba", "center", "resize"]
-"""How a photo is fitted to the model: ``celeba`` = the paper's crop of an aligned CelebA image,
-``center`` = the largest centred square, ``resize`` = the whole photo stretched, ``auto`` =
-``celeba`` for photos with CelebA's aligned aspect (178:218), else ``center``."""
+Crop = Literal["auto", "celeba", "center", "resize", "hole", "original"]
+"""How a photo is fitted to the model when no aligner places a face: ``celeba`` = the paper's crop
+of an aligned CelebA image, ``center`` = the largest centred square, ``resize`` = the whole photo
+stretched to the model, ``auto`` = ``celeba`` for photos with CelebA's aligned aspect (178:218),
+else ``center``; and, for fully convolutional models, ``hole`` = a crop around each group of holes
+with a margin, completed at the photo's own scale (IOPaint's crop strategy), ``original`` = the
+whole photo at its own scale. The last two shrink a crop only when it is larger than the model's
+``max_side``."""
 
 
 class ModelCompleter:
@@ -33,7 +37,8 @@ class ModelCompleter:
     photos, and the known pixels are always kept as they were."""
 
     def __init__(self, generator: torch.nn.Module, image_size: int, hole_fill: str = "noise", seed: int = 0,
-                 device: str | torch.device = "cpu", layout: FaceLayout = CELEBA_CROP) -> None:
+                 device: str | torch.device = "cpu", layout: FaceLayout | None = CELEBA_CROP,
+                 max_side: int | None = None) -> None:
         self.device = torch.device(device)
         self.layout = layout
         """The face layout the model was trained on: aligners map photos onto it."""
@@ -41,6 +46,11 @@ class ModelCompleter:
         self.image_size = image_size
         self.hole_fill = hole_fill
         self.seed = seed
+        self.size_multiple = size_multiple(self.generator)
+        """Sides the generator takes besides ``image_size``: any multiple of this, or None (fixed size)."""
+        self.max_side = max_side or (4 * image_size if self.size_multiple else image_size)
+        """The longest side completed at the photo's own scale (``--crop hole`` and ``original``);
+        larger crops are shrunk to it and their detail brought back by the refiner."""
 
     @classmethod
     def from_run(cls, run: str | Path, device: str = "cpu") -> ModelCompleter:
@@ -86,7 +96,7 @@ class ModelCompleter:
         except RuntimeError as exc:
             raise GfcError(f"{weights}: the weights do not fit the generator: {mismatch(exc)}") from None
         return cls(generator, meta["image_size"], meta.get("hole_fill", "noise"), device=device,
-                   layout=face_layout(meta, source))
+                   layout=face_layout(meta, source), max_side=meta.get("max_side"))
 
     def __call__(self, image: Any, mask: Any) -> Any:
         """Fill the holes of ``image`` where ``mask`` is 1 (white). Tensors (``N×3×H×W`` in [-1, 1],
@@ -99,10 +109,12 @@ class ModelCompleter:
         return np.asarray(result) if isinstance(image, np.ndarray) else result
 
     @torch.inference_mode()
-    def complete_tensor(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def complete_tensor(self, image: torch.Tensor, mask: torch.Tensor, own_size: bool = False) -> torch.Tensor:
         """Composited completion of a batch at its own size. ``mask`` is 1 (or ``True``) in the hole:
         a float mask counts above 0.5, and an image with no hole pixel is an error, never an
-        unchanged image returned as completed."""
+        unchanged image returned as completed. The generator sees the batch resized to its
+        ``image_size``, or, with ``own_size`` (fully convolutional models only), at its own size,
+        padded to the generator's multiple."""
         device = image.device
         image = image.to(self.device).float()
         mask = torch.as_tensor(hole_array(mask, "mask")).to(self.device).float()
@@ -114,15 +126,33 @@ class ModelCompleter:
         empty = (mask.flatten(1).amax(1) == 0).nonzero().flatten().tolist()
         if empty:
             raise GfcError(f"mask: image {empty[0]} of the batch has no hole pixel (1 = hole)")
-        size = (self.image_size, self.image_size)
-        small = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
-        small_mask = (F.interpolate(mask, size=size, mode="area") > 0).float()  # any hole pixel counts
-        rng = torch.Generator().manual_seed(self.seed)
-        x = generator_input(small, small_mask, self.hole_fill, rng, takes_mask(self.generator))
-        output = self.generator(x).float().clamp(-1, 1)
+        if own_size:
+            output = self._at_own_size(image, mask)
+        else:
+            size = (self.image_size, self.image_size)
+            small = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+            small_mask = (F.interpolate(mask, size=size, mode="area") > 0).float()  # any hole pixel counts
+            output = self._generate(small, small_mask)
         if output.shape[-2:] != image.shape[-2:]:
             output = F.interpolate(output, size=image.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
         return composite(output, image, mask).to(device)  # back where the caller keeps its images
+
+    def _generate(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        rng = torch.Generator().manual_seed(self.seed)
+        x = generator_input(image, mask, self.hole_fill, rng, takes_mask(self.generator))
+        return self.generator(x).float().clamp(-1, 1)
+
+    def _at_own_size(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The generator's output at the batch's own size: padded (reflected) to its multiple, cut back."""
+        if self.size_multiple is None:
+            raise GfcError(f"this model takes only {self.image_size}×{self.image_size} images (it is not fully "
+                           "convolutional); complete at its size instead (e.g. --crop resize)")
+        height, width = image.shape[-2:]
+        m = self.size_multiple
+        pad = [0, -width % m, 0, -height % m]
+        mode = "reflect" if min(height, width) > max(pad) else "replicate"
+        output = self._generate(F.pad(image, pad, mode=mode), F.pad(mask, pad, value=0.0))
+        return output[..., :height, :width]
 
     def complete_photo(self, photo: Image.Image, mask: Any, crop: Crop = "auto") -> Image.Image:
         """Complete a photo of any size in the fixed ``crop`` the model sees, pasted back (no

@@ -1,7 +1,8 @@
 """Completing a photo of any size as a pipeline of components: find the faces (an aligner, or a
-fixed crop), warp each face with its holes to the model's layout, complete there, warp the fill
-back, and blend it into the photo. Only the hole and the blender's band around it change; every
-other pixel of the photo, alpha included, is returned byte for byte.
+fixed crop) or crop around the holes, complete each at the model's size or the crop's own scale,
+warp or enlarge the fill back to the photo, refine it there (the photo's own fine detail brought
+into the hole), and blend it into the photo. Only the hole and the blender's band around it
+change; every other pixel of the photo, alpha included, is returned byte for byte.
 
     photos = PhotoCompleter(ModelCompleter.pretrained("gfc_celeba_128"), aligner=create("aligner", "dlib"))
     done = photos(array, hole=mask)            # H×W×C uint8 or uint16 in, the same out
@@ -18,12 +19,13 @@ import numpy as np
 import torch
 
 from gfc_kit.components.blenders import Poisson, distance_to_hole
+from gfc_kit.components.refiners import ResidualRefiner
 from gfc_kit.components.masks.boxes import O_BOXES
 from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import ALIGNED_SIZE, CELEBA_CROP, CROP_BOX
 from gfc_kit.inference.completer import Crop
 from gfc_kit.inference.warping import Box, warp_to_layout, warp_to_photo
-from gfc_kit.interfaces import Aligner, Blender, Completer, Face
+from gfc_kit.interfaces import Aligner, Blender, Completer, Face, Refiner
 
 log = logging.getLogger("gfc_kit.complete")
 
@@ -34,6 +36,11 @@ OVERSAMPLE = 4
 """A face is warped at 4× its size in the photo (at most :data:`MAX_SIDE`), so the warp there and
 back changes no pixel by more than about 2/255 (measured on CelebA-HQ faces, rotations to 30°)."""
 MAX_SIDE = 2048
+
+CROP_MARGIN = 128
+"""``--crop hole``: known pixels kept around each group of holes (IOPaint's default margin)."""
+CROP_TRIGGER = 800
+"""``--crop hole``: a photo whose longer side is at most this is completed whole (IOPaint's trigger size)."""
 
 
 @dataclass
@@ -54,6 +61,10 @@ class PhotoCompleter:
     crop: Crop = "auto"
     faces: Faces = "largest"
     no_face: NoFace = "error"
+    refiner: Refiner = field(default_factory=ResidualRefiner)
+    """Brings the photo's detail into the enlarged fill (``residual``, the default: docs/completing.md)."""
+    crop_margin: int = CROP_MARGIN
+    crop_trigger: int = CROP_TRIGGER
 
     def __call__(self, photo: np.ndarray, hole: np.ndarray | None = None, region: str | None = None,
                  name: str = "photo") -> np.ndarray:
@@ -72,6 +83,8 @@ class PhotoCompleter:
                            f"{photo.shape[1]}×{photo.shape[0]}; give a hole of the photo's size")
         if hole is not None and not hole.any():
             raise GfcError(f"{name}: the mask has no hole pixel (white, or 1, marks the hole)")
+        if self.aligner is None and self.crop in ("hole", "original"):
+            return self._complete_crops(photo, hole, region, name)
         faces = self.find_faces(photo, name)
         jobs = self.assign(faces, photo.shape[:2], hole, region, name)
         result = photo.copy()
@@ -122,12 +135,68 @@ class PhotoCompleter:
             holes.setdefault(best, np.zeros(shape, dtype=bool))[y:y + h, x:x + w][labels[y:y + h, x:x + w] == part] = True
         return [(faces[i], face_hole) for i, face_hole in sorted(holes.items())]
 
+    def _complete_crops(self, photo: np.ndarray, hole: np.ndarray | None, region: str | None,
+                        name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``--crop hole`` / ``original``: each group of holes completed in a crop at the photo's own scale."""
+        if region is not None:
+            raise GfcError(f"--region {region}: places a hole on a face; --crop {self.crop} finds none "
+                           "(draw the hole with --mask or --box, or use --align or --crop celeba/center)")
+        if getattr(self.model, "size_multiple", None) is None:
+            raise GfcError(f"--crop {self.crop}: this model takes only {getattr(self.model, 'image_size', '?')}-px "
+                           "squares (not fully convolutional); use --crop resize, center or celeba")
+        height, width = photo.shape[:2]
+        whole = self.crop == "original" or max(height, width) <= self.crop_trigger
+        boxes = [((0, 0, width, height), hole)] if whole else hole_groups(hole, self.crop_margin)
+        result = photo.copy()
+        for box, group in boxes:
+            self._complete_crop(result, box, group, hole & ~group)
+        return result, hole
+
+    def _complete_crop(self, result: np.ndarray, box: Box, hole: np.ndarray, others: np.ndarray) -> None:
+        """Complete the holes in ``box`` at the photo's scale (shrunk to the model's ``max_side``
+        when larger), enlarge the fill back, refine and blend it into ``result``."""
+        x0, y0, x1, y1 = box
+        width, height = x1 - x0, y1 - y0
+        part = hole[y0:y1, x0:x1]
+        margin = int(self.blender.margin(part))
+        changed = (part if margin == 0 else distance_within(part, margin)) & ~others[y0:y1, x0:x1]
+        scale = colour_scale(result)
+        colour = result if result.ndim == 2 else result[..., :3]
+        photo_part = colour[y0:y1, x0:x1].astype(np.float32) / scale
+        photo_rgb = np.repeat(photo_part[..., None], 3, 2) if photo_part.ndim == 2 else photo_part
+        shrink = min(1.0, getattr(self.model, "max_side", max(width, height)) / max(width, height))
+        size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+        view = cv2.resize(photo_rgb, size, interpolation=cv2.INTER_AREA) if shrink < 1 else photo_rgb
+        view_hole = cv2.resize(changed.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0 if shrink < 1 else changed
+        tensor = torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1)))[None] * 2 - 1
+        with torch.inference_mode():
+            done = self.model.complete_tensor(tensor, torch.from_numpy(view_hole)[None, None].float(), own_size=True)
+        fill = ((done[0].permute(1, 2, 0).cpu().numpy() + 1) / 2).astype(np.float32)
+        if shrink < 1:
+            fill = np.clip(cv2.resize(fill, (width, height), interpolation=cv2.INTER_CUBIC), 0, 1)
+        fill = self.refiner(photo_rgb, fill, changed, 1 / shrink)
+        self._write(result, (x0, y0, x1, y1), photo_part, photo_rgb, fill, part, changed)
+
+    def _write(self, result: np.ndarray, box: Box, photo_part: np.ndarray, photo_rgb: np.ndarray,
+               fill: np.ndarray, part: np.ndarray, changed: np.ndarray) -> None:
+        """Blend ``fill`` into the ``box`` of ``result`` and write the pixels that may change."""
+        x0, y0, x1, y1 = box
+        scale = colour_scale(result)
+        blended = self.blender(photo_rgb, fill, part)
+        if photo_part.ndim == 2 or photo_part.shape[2] == 1:
+            blended = cv2.cvtColor(blended.astype(np.float32), cv2.COLOR_RGB2GRAY).reshape(photo_part.shape)
+        values = np.clip(blended * scale + 0.5, 0, scale).astype(result.dtype)
+        target = result[y0:y1, x0:x1] if result.ndim == 2 else result[y0:y1, x0:x1, :values.shape[-1]]
+        target[changed] = values[changed]
+
     def _complete_face(self, result: np.ndarray, face: Face, hole: np.ndarray, others: np.ndarray) -> None:
         """Complete one face's holes in its layout view and blend the fill into ``result``. The
         model fills the hole grown by the blender's band, so a feathered or Poisson edge blends
-        generated pixels into the photo, never the photo's own pixels under the hole."""
+        generated pixels into the photo, never the photo's own pixels under the hole. The box read
+        around the hole also holds the context the refiner draws detail from."""
         margin = int(self.blender.margin(hole))
-        x0, y0, x1, y1 = hole_box(hole, margin + 2)
+        enlarged = face.side / getattr(self.model, "image_size", face.side)  # photo pixels per model pixel
+        x0, y0, x1, y1 = hole_box(hole, max(margin + 2, self.refiner.context(hole, enlarged)))
         part = hole[y0:y1, x0:x1]
         changed = (part if margin == 0 else distance_within(part, margin)) & ~others[y0:y1, x0:x1]
         grown = hole.copy()
@@ -148,12 +217,8 @@ class PhotoCompleter:
         photo_part = colour[y0:y1, x0:x1].astype(np.float32) / scale
         photo_rgb = np.repeat(photo_part[..., None], 3, 2) if photo_part.ndim == 2 else photo_part
         fill = np.clip(warp_to_photo(filled_view, face.to_layout, (x0, y0, x1, y1)), 0, 1)
-        blended = self.blender(photo_rgb, fill, part)
-        if photo_part.ndim == 2 or photo_part.shape[2] == 1:
-            blended = cv2.cvtColor(blended.astype(np.float32), cv2.COLOR_RGB2GRAY).reshape(photo_part.shape)
-        values = np.clip(blended * scale + 0.5, 0, scale).astype(result.dtype)
-        target = result[y0:y1, x0:x1] if result.ndim == 2 else result[y0:y1, x0:x1, :values.shape[-1]]
-        target[changed] = values[changed]
+        fill = self.refiner(photo_rgb, fill, changed, enlarged)
+        self._write(result, (x0, y0, x1, y1), photo_part, photo_rgb, fill, part, changed)
 
 
 def crop_face(size: tuple[int, int], crop: Crop) -> Face:
@@ -202,6 +267,29 @@ def hole_box(hole: np.ndarray, margin: int) -> Box:
     x, y, w, h = cv2.boundingRect(hole.astype(np.uint8))
     height, width = hole.shape
     return max(x - margin, 0), max(y - margin, 0), min(x + w + margin, width), min(y + h + margin, height)
+
+
+def hole_groups(hole: np.ndarray, margin: int) -> list[tuple[Box, np.ndarray]]:
+    """The crops of ``--crop hole``: each connected part of the hole's box grown by ``margin``
+    (inside the photo), parts whose crops overlap merged into one, with the holes each holds."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    height, width = hole.shape
+    groups: list[tuple[list[int], list[int]]] = []  # (box, parts)
+    for part in range(1, count):
+        x, y, w, h = stats[part, :4]
+        box, parts = [max(x - margin, 0), max(y - margin, 0), min(x + w + margin, width), min(y + h + margin, height)], [part]
+        merged = True
+        while merged:  # fold in every crop this one now overlaps
+            merged = False
+            for other in list(groups):
+                ob = other[0]
+                if ob[0] < box[2] and box[0] < ob[2] and ob[1] < box[3] and box[1] < ob[3]:
+                    box = [min(box[0], ob[0]), min(box[1], ob[1]), max(box[2], ob[2]), max(box[3], ob[3])]
+                    parts += other[1]
+                    groups.remove(other)
+                    merged = True
+        groups.append((box, parts))
+    return [(tuple(box), np.isin(labels, parts)) for box, parts in groups]
 
 
 def distance_within(hole: np.ndarray, margin: int) -> np.ndarray:

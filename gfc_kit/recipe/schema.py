@@ -104,6 +104,10 @@ class Model(Section):
     discriminators: dict[str, DiscriminatorSpec] = {}
     """Discriminators by name; adversarial losses name the one they read (the paper: ``local``
     on the hole, ``global`` on the whole image)."""
+    generator_weights: Path | None = None
+    """Start the generator from these weights (a run's or a model folder's ``generator.safetensors``,
+    or a checkpoint) instead of a random init: e.g. a long adversarial phase after a model's
+    reconstruction stages. Discriminators and optimisers start fresh."""
     parser: ParserSpec | None = None
     parser_weights: Path | None = None
     """Start the parser from these weights (a run's ``parser.safetensors``) instead of training it."""

@@ -33,11 +33,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, default_collate
 
-from gfc_kit.components.metrics import L1
+from gfc_kit.components.metrics import L1, Detail
 from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import CELEBA_CROP
 from gfc_kit.factory import build
-from gfc_kit.interfaces import StepContext, composite, generator_input, takes_mask
+from gfc_kit.interfaces import StepContext, composite, generator_input, size_multiple, takes_mask
 from gfc_kit.plugins import hooks, registry
 from gfc_kit.recipe import DiscriminatorSpec, Recipe, Stage, dump
 from gfc_kit.registry import loss_inputs
@@ -228,13 +228,14 @@ class Trainer:
                 modules[name] = module.to(self.rt.device, memory_format=memory)
         if "generator" not in modules:
             raise GfcError("model.generator: a run needs a generator")
-        if model.parser_weights is not None and "parser" in modules:
-            weights = checkpoint.load_weights(model.parser_weights, "parser")
-            try:
-                modules["parser"].load_state_dict(weights)
-            except RuntimeError as exc:
-                raise GfcError(f"model.parser_weights: {model.parser_weights} does not fit model.parser: "
-                               f"{checkpoint.mismatch(exc)}") from None
+        for name, path in (("generator", model.generator_weights), ("parser", model.parser_weights)):
+            if path is not None and name in modules:
+                weights = checkpoint.load_weights(path, name)
+                try:
+                    modules[name].load_state_dict(weights)
+                except RuntimeError as exc:
+                    raise GfcError(f"model.{name}_weights: {path} does not fit model.{name}: "
+                                   f"{checkpoint.mismatch(exc)}") from None
         return modules
 
     def _build_judges(self) -> dict[str, Judge]:
@@ -585,7 +586,7 @@ class Trainer:
 
     def _validate(self, stage: Stage, step: int, global_step: int) -> None:
         """A validation row: hole L1 of the completion and of the noise input on the fixed batch
-        (pixel values in [0, 1], as gfc-kit evaluate reports it)."""
+        (pixel values in [0, 1], as gfc-kit evaluate reports it), and the fill's detail ratio."""
         if not self.rt.main:
             return
         row: dict[str, Any] = {"stage": stage.name, "step": step, "global_step": global_step, "split": "val"}
@@ -598,6 +599,7 @@ class Trainer:
             hole_l1 = L1("hole")
             row["val_hole_l1"] = float(hole_l1(v.composite, v.image, v.mask).mean())
             row["val_hole_l1_input"] = float(hole_l1(v.masked, v.image, v.mask).mean())
+            row["val_hole_detail"] = float(Detail(sigma=1.0)(v.composite, v.image, v.mask).mean())
         self._record(row)
 
     @property
@@ -618,7 +620,7 @@ class Trainer:
         layout = getattr(self.datasets["train"], "face_layout", CELEBA_CROP)  # where its faces sit: aligners use it
         model = {"generator": self.recipe.model.generator.model_dump(mode="json"),
                  "image_size": self.recipe.image_size, "hole_fill": self.recipe.train.hole_fill,
-                 "recipe": self.recipe.name, "face_layout": layout.to_json()}
+                 "recipe": self.recipe.name, "face_layout": layout.to_json(), **model_sizes(self.generator)}
         if self.parser_trained:  # an untrained parser would give a meaningless score
             model["parser"] = self.recipe.model.parser.model_dump(mode="json")
         (self.output / "model.json").write_text(json.dumps(model, indent=1))
@@ -658,6 +660,14 @@ def _check_finite(values: dict[str, torch.Tensor]) -> None:
     if not bool(finite.all()):
         bad = [name for name, ok in zip(values, finite.tolist()) if not ok]
         raise NonFiniteLoss(f"loss {', '.join(bad)} is not finite; stopped without applying it")
+
+
+def model_sizes(generator: torch.nn.Module) -> dict[str, Any]:
+    """What a ``model.json`` says of the sizes its generator takes: whether it is fully
+    convolutional, and then the multiple its sides must be (crops are completed at their own
+    scale, up to ``max_side``, which the completer sets unless the file does)."""
+    multiple = size_multiple(generator)
+    return {"fully_convolutional": multiple is not None, **({"size_multiple": multiple} if multiple else {})}
 
 
 def eval_mask_name(kind: str, params: dict[str, Any], index: int) -> str:

@@ -137,6 +137,8 @@ class TimmGenerator(nn.Module):
             raise GfcError(f"decoder_channels: {len(decoder)} given, but encoder {encoder!r} has "
                            f"{len(channels)} feature levels ({channels})")
         self.skips, self.reduction = skips, reductions[-1]
+        self.size_multiple = None if bottleneck is not None else self.reduction
+        """Any side that is a multiple of this, or None: only ``image_size`` (:func:`gfc_kit.interfaces.size_multiple`)."""
         side = image_size // reductions[-1]
         self.code_shape = (channels[-1], side, side)
         code = channels[-1] * side * side
@@ -217,6 +219,8 @@ class SmpGenerator(nn.Module):
         self.image_size = image_size
         self.mask_channel = mask_channel
         self.model = smp_model(arch, encoder, 4 if mask_channel else 3, 3, weights)
+        self.size_multiple = getattr(self.model.encoder, "output_stride", 32)
+        """Fully convolutional: any side that is a multiple of the encoder's stride."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)  # smp checks (or pads to) the sizes its encoder needs

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -35,6 +35,12 @@ GLOBAL_WIDTHS = (32, 64, 128, 256, 512)
 _INIT_STD = 0.02
 """The released discriminators draw every weight from a gaussian of std 0.02 (DCGAN's choice); biases 0."""
 
+Init = Literal["gaussian", "kaiming"]
+"""``gaussian``: the released code's std 0.02. ``kaiming``: He et al.'s scale for LeakyReLU 0.2.
+Without BatchNorm, std 0.02 shrinks the signal at every layer (about 1e-4 at the logit here), so
+the discriminator's loss stays at 2 ln 2 for hundreds of steps before it starts to learn; a
+short CPU schedule never gets its adversarial signal (docs/training.md)."""
+
 
 class GFCDiscriminator(nn.Module):
     """``[conv3×3, conv4×4 stride 2] × len(widths)``, LeakyReLU 0.2, then a conv to one logit.
@@ -42,7 +48,7 @@ class GFCDiscriminator(nn.Module):
     ``forward(x: N×3×size×size) -> N`` logits (real = high).
     """
 
-    def __init__(self, widths: Sequence[int], size: int, width: float) -> None:
+    def __init__(self, widths: Sequence[int], size: int, width: float, init: Init = "gaussian") -> None:
         super().__init__()
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         channels, side = 3, size
@@ -58,7 +64,11 @@ class GFCDiscriminator(nn.Module):
         self.size = size
         for layer in self.modules():
             if isinstance(layer, nn.Conv2d):
-                nn.init.normal_(layer.weight, std=_INIT_STD)
+                if init == "gaussian":
+                    nn.init.normal_(layer.weight, std=_INIT_STD)
+                else:  # He et al. for LeakyReLU 0.2; the head is linear
+                    linear = layer is layers["head"]
+                    nn.init.kaiming_normal_(layer.weight, a=0.2, nonlinearity="linear" if linear else "leaky_relu")
                 nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,23 +78,26 @@ class GFCDiscriminator(nn.Module):
 
 
 def gfc_local_discriminator(
-    patch_size: Annotated[int, Field(ge=2 ** len(LOCAL_WIDTHS))] = 64, width: Width = 1.0
+    patch_size: Annotated[int, Field(ge=2 ** len(LOCAL_WIDTHS))] = 64, width: Width = 1.0, init: Init = "gaussian"
 ) -> GFCDiscriminator:
     """GFC's local discriminator: judges the hole's patch; 4 stages of 64…512 channels.
 
     :param patch_size: side of the square patch around the hole (64 in the paper).
-    :param width: multiplies every conv's channels."""
-    return GFCDiscriminator(LOCAL_WIDTHS, patch_size, width)
+    :param width: multiplies every conv's channels.
+    :param init: the weights' initialisation: ``gaussian`` (the released code's std 0.02) or
+        ``kaiming`` (learns from the first steps; see :data:`Init`)."""
+    return GFCDiscriminator(LOCAL_WIDTHS, patch_size, width, init)
 
 
 def gfc_global_discriminator(
-    image_size: Annotated[int, Field(ge=2 ** len(GLOBAL_WIDTHS))] = 128, width: Width = 1.0
+    image_size: Annotated[int, Field(ge=2 ** len(GLOBAL_WIDTHS))] = 128, width: Width = 1.0, init: Init = "gaussian"
 ) -> GFCDiscriminator:
     """GFC's global discriminator: judges the whole composite; 5 stages of 32…512 channels.
 
     :param image_size: side of the square image (128 in the paper).
-    :param width: multiplies every conv's channels."""
-    return GFCDiscriminator(GLOBAL_WIDTHS, image_size, width)
+    :param width: multiplies every conv's channels.
+    :param init: ``gaussian`` (the released code) or ``kaiming`` (see :data:`Init`)."""
+    return GFCDiscriminator(GLOBAL_WIDTHS, image_size, width, init)
 
 
 @hookimpl

@@ -1,0 +1,86 @@
+"""Scoring at the photo's own resolution (``gfc-kit evaluate --full-resolution``): photos read at
+their size, holes drawn at that size, and models completing them through the whole photo pipeline
+(aligner or crop, model, refiner, blender), as ``gfc-kit complete`` does. A fill that is sharp at
+128×128 and a blur once enlarged onto a 1024-px portrait scores as the blur it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from gfc_kit.errors import GfcError
+from gfc_kit.imaging import list_images, read_image, to_signed, to_uint8
+from gfc_kit.inference.pipeline import PhotoCompleter
+from gfc_kit.interfaces import MaskSampler
+
+
+class PhotoFolder(Dataset):
+    """Every photo under ``root`` (sorted, recursively) at its own size, as ``image`` ``3×H×W`` in [-1, 1]."""
+
+    def __init__(self, root: Path, limit: int | None = None) -> None:
+        if not Path(root).is_dir():
+            raise GfcError(f"--data {root}: --full-resolution reads a folder of photos; no such folder")
+        self.files = list_images(Path(root))[:limit]
+        if not self.files:
+            raise GfcError(f"--data {root}: no images in this folder")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"image": to_signed(read_image(self.files[index])), "path": str(self.files[index])}
+
+
+class AtPhotoSize:
+    """A mask sampler built for square images, drawing holes for a photo of any size: the sampler
+    is built at the photo's longer side (one per side, kept) and its mask cut to the photo around
+    the centre; a cut that lost every hole pixel is drawn again from the same generator."""
+
+    def __init__(self, build: Any) -> None:
+        """:param build: ``build(side) -> MaskSampler`` for square ``side × side`` images."""
+        self.build = build
+        self.samplers: dict[int, MaskSampler] = {}
+
+    def __call__(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
+        image = batch["image"]
+        height, width = image.shape[-2:]
+        side = max(height, width)
+        sampler = self.samplers.setdefault(side, self.build(side))
+        square = {**batch, "image": F.pad(image, [0, side - width, 0, side - height])}
+        top, left = (side - height) // 2, (side - width) // 2
+        for _ in range(16):
+            mask = sampler(square, generator)[..., top:top + height, left:left + width]
+            if bool((mask.flatten(1) > 0.5).any(1).all()):
+                return mask
+        raise GfcError(f"--masks: the sampler left no hole in a {width}×{height} photo after 16 draws")
+
+
+class PipelineCompleter:
+    """A :class:`PhotoCompleter` as a tensor completer (batches of one photo at its own size), so
+    the evaluator scores the whole pipeline on the same holes as the classical completers."""
+
+    def __init__(self, photos: PhotoCompleter) -> None:
+        self.photos = photos
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        done = []
+        for one, hole in zip(image, mask):
+            photo = to_uint8(one).permute(1, 2, 0).cpu().numpy()
+            filled = self.photos(np.ascontiguousarray(photo), (hole[0] > 0.5).cpu().numpy())
+            done.append(to_signed(torch.from_numpy(filled).permute(2, 0, 1)))
+        return torch.stack(done).to(image.device)
+
+
+def thumbnail(image: torch.Tensor, side: int = 256) -> torch.Tensor:
+    """The centred square of ``3×H×W`` resized to ``side``: photos of any size in one example grid."""
+    height, width = image.shape[-2:]
+    square = min(height, width)
+    top, left = (height - square) // 2, (width - square) // 2
+    crop = image[..., top:top + square, left:left + square].float()
+    return F.interpolate(crop[None], size=(side, side), mode="bilinear", antialias=True, align_corners=False)[0]
