@@ -694,3 +694,43 @@ def test_a_generator_that_cannot_take_a_stage_size_fails_before_training(tmp_pat
     recipe = recipes.load(write_recipe(tmp_path), ["image_size=64", "stages.1.image_size=32"])
     with pytest.raises(GfcError, match=r"^stages\.1: the generator or masks\.train fail on its 1×3×32×32 images"):
         Trainer(recipe, tmp_path / "run")
+
+
+def test_a_run_can_start_from_another_runs_generator(tiny_run, tmp_path):
+    """``model.generator_weights``: a second phase (e.g. a long adversarial one) continues a
+    trained generator; weights that do not fit are a one-line error naming the key."""
+    recipe = recipes.load(write_recipe(tmp_path), [f"model.generator_weights={tiny_run / 'generator.safetensors'}",
+                                                    "stages=[{name: local, steps: 1, losses: [reconstruction]}]"])
+    trainer = Trainer(recipe, tmp_path / "run")
+    trained = load_file(str(tiny_run / "generator.safetensors"))
+    assert all(torch.equal(v, trained[k]) for k, v in trainer.generator.state_dict().items())
+    wider = recipes.load(write_recipe(tmp_path), [f"model.generator_weights={tiny_run / 'generator.safetensors'}",
+                                                   "model.generator.width=0.25"])
+    with pytest.raises(GfcError, match=r"^model\.generator_weights: .* does not fit model\.generator: "):
+        Trainer(wider, tmp_path / "run2")
+
+
+def test_kaiming_discriminators_learn_from_the_first_steps():
+    """The released std-0.02 init (no BatchNorm) starts with logits near 0 on any input: the
+    discriminator's loss sits at 2 ln 2. He init starts with logits that tell images apart."""
+    images = torch.randn(8, 3, 32, 32)
+    for init, spread in (("gaussian", 1e-3), ("kaiming", 1e-1)):
+        torch.manual_seed(0)
+        network = create("discriminator", "gfc_local_discriminator", patch_size=32, width=0.25, init=init)
+        logits = network(images)
+        assert (logits.std() > spread) == (init == "kaiming"), (init, float(logits.std()))
+
+
+def test_model_json_says_which_sizes_the_generator_takes(tiny_run, tmp_path):
+    assert json.loads((tiny_run / "model.json").read_text())["fully_convolutional"] is False  # the FC bottleneck
+    recipe = recipes.load(write_recipe(tmp_path), PROGRESSIVE[:2] + ["stages=[{name: r, steps: 1, losses: [reconstruction]}]"])
+    meta = json.loads((Trainer(recipe, tmp_path / "run").run(resume=False) / "model.json").read_text())
+    assert meta["fully_convolutional"] is True and meta["size_multiple"] == 32
+    completer = ModelCompleter.from_run(tmp_path / "run")
+    image = torch.rand(1, 3, 48, 80) * 2 - 1
+    mask = torch.zeros(1, 1, 48, 80)
+    mask[..., 10:30, 20:50] = 1
+    done = completer.complete_tensor(image, mask, own_size=True)  # padded to 64×96 and cut back
+    assert done.shape == image.shape and torch.equal(done[mask.expand_as(done) == 0], image[mask.expand_as(image) == 0])
+    with pytest.raises(GfcError, match="not fully convolutional"):
+        ModelCompleter.from_run(tiny_run).complete_tensor(image, mask, own_size=True)

@@ -38,9 +38,9 @@ class PhotoFolder(Dataset):
 
 
 class AtPhotoSize:
-    """A mask sampler built for square images, drawing holes for a photo of any size: the sampler
-    is built at the photo's longer side (one per side, kept) and its mask cut to the photo around
-    the centre; a cut that lost every hole pixel is drawn again from the same generator."""
+    """A mask sampler for photos of many sizes: built at each photo's longer side (one per side,
+    kept), so sizes given as fractions and strokes scale with the photo; it draws on the photo's
+    own ``H×W``. A draw without a hole pixel is drawn again from the same generator."""
 
     def __init__(self, build: Any) -> None:
         """:param build: ``build(side) -> MaskSampler`` for square ``side × side`` images."""
@@ -48,14 +48,11 @@ class AtPhotoSize:
         self.samplers: dict[int, MaskSampler] = {}
 
     def __call__(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
-        image = batch["image"]
-        height, width = image.shape[-2:]
+        height, width = batch["image"].shape[-2:]
         side = max(height, width)
         sampler = self.samplers.setdefault(side, self.build(side))
-        square = {**batch, "image": F.pad(image, [0, side - width, 0, side - height])}
-        top, left = (side - height) // 2, (side - width) // 2
         for _ in range(16):
-            mask = sampler(square, generator)[..., top:top + height, left:left + width]
+            mask = sampler(batch, generator)
             if bool((mask.flatten(1) > 0.5).any(1).all()):
                 return mask
         raise GfcError(f"--masks: the sampler left no hole in a {width}×{height} photo after 16 draws")
