@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import resource
 import subprocess
 import sys
-import time
+
+from gfc_kit.commands.bench import cpu_flags
 
 CASES = [((1024, 1024), "center"), ((1024, 1024), "hole"), ((4000, 3000), "center"), ((4000, 3000), "hole")]
 
@@ -24,12 +25,11 @@ CASES = [((1024, 1024), "center"), ((1024, 1024), "hole"), ((4000, 3000), "cente
 def one(width: int, height: int, crop: str, refine: str, repeats: int) -> dict:
     """Complete the photo ``repeats`` times after one warm-up; the median time and the process's peak RSS."""
     import numpy as np
-    import torch
 
     from gfc_kit import create
+    from gfc_kit.commands.bench import peak_rss_mb, timed
     from gfc_kit.inference import ModelCompleter, PhotoCompleter
 
-    torch.set_num_threads(torch.get_num_threads())
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     base = np.stack([0.5 + 0.3 * np.sin(x / 300 + c) * np.cos(y / 200 - c) for c in range(3)], -1)
@@ -40,30 +40,18 @@ def one(width: int, height: int, crop: str, refine: str, repeats: int) -> dict:
     hole[top:top + side, left:left + side] = True
     photos = PhotoCompleter(ModelCompleter.pretrained(), create("blender", "poisson"), crop=crop,
                             refiner=create("refiner", refine))
-    photos(photo, hole)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        photos(photo, hole)
-        times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB → GiB
-    return {"photo": f"{width}×{height}", "crop": crop, "refine": refine, "seconds": sorted(times)[len(times) // 2],
-            "peak_gib": peak, "hole_px": int(hole.sum())}
+    seconds = timed(lambda: photos(photo, hole), repeats, warmup=1)
+    return {"photo": f"{width}×{height}", "crop": crop, "refine": refine, "seconds": seconds,
+            "peak_gib": peak_rss_mb() / 1024, "hole_px": int(hole.sum())}
 
 
 def cpu() -> str:
-    flags = set()
-    model = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    return f"{model}, {__import__('os').cpu_count()} cores, flags: {' '.join(wanted) or 'none of avx2/avx512/amx'}"
+    """The CPU's model name, cores and the flags that decide fast paths."""
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    flags = cpu_flags() or set()
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{model}, {os.cpu_count()} cores, flags: {' '.join(wanted) or 'none of avx2/avx512/amx'}"
 
 
 def main() -> None:
