@@ -212,3 +212,29 @@ def test_full_resolution_scores_each_photo_at_its_size_through_the_pipeline(tmp_
     missing = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path / "nope"), "--full-resolution",
                                        "--completers", "telea", "--output", str(tmp_path / "r2")])
     assert missing.exit_code == 2 and "--full-resolution reads a folder of photos" in missing.output
+
+
+def test_full_resolution_places_face_regions_on_the_face_the_aligner_finds():
+    from gfc_kit.evaluation.full_resolution import OnFace
+    from gfc_kit.inference.pipeline import crop_face
+
+    class Fixed:
+        def __init__(self, faces):
+            self.faces, self.calls = faces, 0
+
+        def __call__(self, photo, layout):
+            self.calls += 1
+            return self.faces
+
+    image = torch.zeros(1, 3, 200, 300)
+    face = crop_face((300, 200), "center")  # the centred 200-px square as the face
+    aligner, shared = Fixed([face]), {}
+    eye = OnFace("O1", aligner, shared)({"image": image, "path": ["p.png"]})
+    mouth = OnFace("O6", aligner, shared)({"image": image, "path": ["p.png"]})
+    assert aligner.calls == 1  # found once per photo, shared by its regions
+    assert eye.shape == (1, 1, 200, 300) and mouth.shape == eye.shape
+    ys, xs = eye[0, 0].nonzero(as_tuple=True)
+    assert 50 <= xs.float().mean() < 150 and ys.float().mean() < 110   # image-left eye
+    assert mouth[0, 0].nonzero(as_tuple=True)[0].float().mean() > 120  # lower face
+    with pytest.raises(GfcError, match="finds no face"):
+        OnFace("O1", Fixed([]))({"image": image, "path": ["q.png"]})

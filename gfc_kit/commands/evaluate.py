@@ -102,8 +102,15 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
     else:
         dataset_spec = f"{data} (each photo at its own size)"
         dataset = full.PhotoFolder(Path(data), limit)
+        faces: dict[str, list] = {}
         for text in split_specs(masks):
             name, spec = mask_spec(text)
+            if spec["type"] == "regions":  # the paper's face regions, placed on the face the aligner finds
+                if full_resolution.aligner is None:
+                    raise GfcError(f"--masks {text}: at full resolution a face region is placed on the face that "
+                                   "--align finds; give --align (e.g. dlib)")
+                samplers[name] = full.OnFace(spec["region"], full_resolution.aligner, faces)
+                continue
             build("mask_sampler", spec, ("--masks",), image_size=image_size)  # a bad spec fails now, not per photo
             samplers[name] = full.AtPhotoSize(lambda side, spec=spec: build("mask_sampler", spec, ("--masks",),
                                                                             image_size=side))

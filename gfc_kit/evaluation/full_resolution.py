@@ -58,6 +58,31 @@ class AtPhotoSize:
         raise GfcError(f"--masks: the sampler left no hole in a {width}×{height} photo after 16 draws")
 
 
+class OnFace:
+    """The paper's region ``O1``…``O6`` (eyes, upper face, cheeks, lower face) placed on the
+    largest face an aligner finds in each photo, at the photo's scale. The faces of a photo are
+    found once and kept for its other regions."""
+
+    def __init__(self, region: str, aligner: Any, faces: dict[str, list] | None = None) -> None:
+        self.region, self.aligner = region, aligner
+        self.faces = {} if faces is None else faces
+        """Photo path → its faces, shared by the regions of one evaluation."""
+
+    def __call__(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
+        from gfc_kit.face_layout import CELEBA_CROP
+        from gfc_kit.inference.pipeline import as_rgb8, region_hole
+
+        holes = []
+        for image, path in zip(batch["image"], batch["path"]):
+            photo = to_uint8(image).permute(1, 2, 0).cpu().numpy()
+            if path not in self.faces:
+                self.faces[path] = sorted(self.aligner(as_rgb8(photo), CELEBA_CROP), key=lambda f: -f.side)
+            if not self.faces[path]:
+                raise GfcError(f"{path}: --masks {self.region}: the aligner finds no face in this photo")
+            holes.append(torch.from_numpy(region_hole(self.faces[path][0], self.region, photo.shape[:2])))
+        return torch.stack(holes)[:, None].float()
+
+
 class PipelineCompleter:
     """A :class:`PhotoCompleter` as a tensor completer (batches of one photo at its own size), so
     the evaluator scores the whole pipeline on the same holes as the classical completers."""
