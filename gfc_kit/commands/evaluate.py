@@ -112,8 +112,10 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
                 samplers[name] = full.OnFace(spec["region"], full_resolution.aligner, faces)
                 continue
             build("mask_sampler", spec, ("--masks",), image_size=image_size)  # a bad spec fails now, not per photo
-            samplers[name] = full.AtPhotoSize(lambda side, spec=spec: build("mask_sampler", spec, ("--masks",),
-                                                                            image_size=side))
+            sized = lambda side, spec=spec: build("mask_sampler", spec, ("--masks",), image_size=side)  # noqa: E731
+            # with an aligner every hole goes on the face the model completes; else anywhere in the photo
+            samplers[name] = (full.OnFace(name, full_resolution.aligner, faces, sized) if full_resolution.aligner
+                              else full.AtPhotoSize(sized))
         chosen = full_resolution.completers(run_completers(runs))
         size_study, parser_run, batch_size = False, "none", 1
     notes = []

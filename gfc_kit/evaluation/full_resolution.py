@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -59,14 +60,18 @@ class AtPhotoSize:
 
 
 class OnFace:
-    """The paper's region ``O1``…``O6`` (eyes, upper face, cheeks, lower face) placed on the
-    largest face an aligner finds in each photo, at the photo's scale. The faces of a photo are
-    found once and kept for its other regions."""
+    """Holes on the largest face an aligner finds in each photo, at the photo's scale: the paper's
+    region ``O1``…``O6`` (eyes, upper face, cheeks, lower face), or any sampler's mask drawn over
+    the face's square (strokes, blobs), so every hole lies on the face the model completes. The
+    faces of a photo are found once and kept for its other masks."""
 
-    def __init__(self, region: str, aligner: Any, faces: dict[str, list] | None = None) -> None:
-        self.region, self.aligner = region, aligner
+    def __init__(self, region: str, aligner: Any, faces: dict[str, list] | None = None, build: Any = None) -> None:
+        """:param region: ``O1``…``O6``, or a name for the holes ``build(side)`` (a sampler for
+            ``side``-px squares) draws over the face's square."""
+        self.region, self.aligner, self.build = region, aligner, build
+        self.samplers: dict[int, MaskSampler] = {}
         self.faces = {} if faces is None else faces
-        """Photo path → its faces, shared by the regions of one evaluation."""
+        """Photo path → its faces, shared by the masks of one evaluation."""
 
     def __call__(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
         from gfc_kit.face_layout import CELEBA_CROP
@@ -79,7 +84,20 @@ class OnFace:
                 self.faces[path] = sorted(self.aligner(as_rgb8(photo), CELEBA_CROP), key=lambda f: -f.side)
             if not self.faces[path]:
                 raise GfcError(f"{path}: --masks {self.region}: the aligner finds no face in this photo")
-            holes.append(torch.from_numpy(region_hole(self.faces[path][0], self.region, photo.shape[:2])))
+            face = self.faces[path][0]
+            if self.build is None:
+                holes.append(torch.from_numpy(region_hole(face, self.region, photo.shape[:2])))
+                continue
+            side = max(16, round(face.side))
+            sampler = self.samplers.setdefault(side, self.build(side))
+            square = sampler({"image": torch.zeros(1, 3, side, side)}, generator)[0, 0].numpy().astype(np.uint8)
+            # square pixels → the inner 90 % of the face's square (its edge stays inside) → photo pixels
+            inner = np.array([[0.9 / side, 0, 0.05 + 0.45 / side], [0, 0.9 / side, 0.05 + 0.45 / side], [0, 0, 1]])
+            to_photo = face.from_layout @ inner
+            hole = cv2.warpAffine(square, to_photo, photo.shape[1::-1], flags=cv2.INTER_NEAREST)
+            if not hole.any():
+                raise GfcError(f"{path}: --masks {self.region}: the face lies outside the photo")
+            holes.append(torch.from_numpy(hole > 0))
         return torch.stack(holes)[:, None].float()
 
 
