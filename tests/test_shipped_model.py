@@ -41,7 +41,7 @@ def test_the_model_ships_as_fp16_safetensors_under_50_mb(NAME):
     assert files == ["generator.safetensors", "model.json", "parser.safetensors"]
     assert sum(f.stat().st_size for f in folder.iterdir()) < 50e6
     meta = json.loads((folder / "model.json").read_text())
-    assert meta["recipe"] == NAME and meta["weights_dtype"] == "fp16" and meta["image_size"] == SHIPPED[NAME]
+    assert meta["recipe"].startswith(NAME) and meta["weights_dtype"] == "fp16" and meta["image_size"] == SHIPPED[NAME]
     with safe_open(str(folder / "generator.safetensors"), "pt") as weights:
         floats = [weights.get_tensor(k).dtype for k in weights.keys() if weights.get_tensor(k).is_floating_point()]
     assert set(floats) == {torch.float16}
@@ -102,3 +102,16 @@ def test_the_128_model_beats_the_cpu_model_on_held_out_people(shared_data, mask_
     errors = {name: hole_l1(ModelCompleter.pretrained(name).complete_tensor(image, mask), image, mask)
               for name in ("gfc_celeba_128", "gfc_celeba_cpu")}
     assert errors["gfc_celeba_128"] < errors["gfc_celeba_cpu"], errors
+
+
+@pytest.mark.parametrize("mask_name", ["O3", "free_form"])
+def test_the_default_model_fills_with_detail_not_a_blur(shared_data, mask_name):
+    """Its card's claim: the adversarial phase put fine detail back in the hole (detail ratio at
+    sigma 1 px well above the 0.2 model's 0.35 and the classical methods' 0.2-0.45), within the
+    range of real faces' own (0.6-1.3)."""
+    image = held_out_faces(shared_data, 128)
+    mask = hole(mask_name, image)
+    detail = gfc_kit.create("metric", "detail")
+    ratio = float(detail(ModelCompleter.pretrained("gfc_celeba_128").complete_tensor(image, mask), image, mask).mean())
+    telea = float(detail(gfc_kit.create("completer", "telea")(image, mask), image, mask).mean())
+    assert 0.6 < ratio < 1.3 and ratio > telea + 0.2, (ratio, telea)
