@@ -211,7 +211,7 @@ def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: 
     pipeline = None
     if full_resolution:
         pipeline = FullResolution(_component("blender", blend, "--blend"),
-                                  {text.split(":")[0]: _component("refiner", text, "--refine") for text in refiners},
+                                  {text: _component("refiner", text, "--refine") for text in refiners},
                                   _component("aligner", align, "--align") if align else None, crop)
         if metrics == ("psnr,psnr:region=hole,ssim,ssim:region=hole,l1,detail",):
             metrics = ("psnr,psnr:region=hole,ssim,ssim:region=hole,l1,detail:sigma=2",)

@@ -46,8 +46,10 @@ class ResidualRefiner:
     """Contextual residual aggregation: the known region's high frequencies, chosen by their
     low-resolution likeness to the completed hole, added to the enlarged fill in the hole."""
 
-    def __init__(self, patch_size: int = 5, band: float = 1.0, strength: float = 1.0, max_offsets: int = 1024) -> None:
+    def __init__(self, patch_size: int = 5, band: float = 1.0, strength: float = 1.0, max_offsets: int = 1024,
+                 context: float = 0.5) -> None:
         self.patch_size = patch_size | 1
+        self.context_share = context
         self.band = band
         self.strength = strength
         self.max_offsets = max_offsets
@@ -57,13 +59,13 @@ class ResidualRefiner:
         return int(round(scale * self.band))
 
     def context(self, hole: np.ndarray, scale: float) -> int:
-        """Photo pixels of known context the refiner reads around the hole's box: the box's own
-        longer side, and at least a few comparison windows."""
+        """Photo pixels of known context the refiner reads around the hole's box: ``context`` times
+        the box's longer side, and at least a few comparison windows; none where it would not refine."""
         ys, xs = np.nonzero(hole)
-        if not len(xs):
+        if not len(xs) or self.factor(scale) < 2:
             return 0
         side = max(xs.max() - xs.min(), ys.max() - ys.min()) + 1
-        return int(max(side, 3 * max(self.factor(scale), 1) * self.patch_size))
+        return int(max(side * self.context_share, 3 * self.factor(scale) * self.patch_size))
 
     @torch.inference_mode()
     def __call__(self, photo: np.ndarray, fill: np.ndarray, hole: np.ndarray, scale: float) -> np.ndarray:
@@ -75,9 +77,11 @@ class ResidualRefiner:
         height, width = hole.shape
         pad = (0, -width % s, 0, -height % s)
         image = F.pad(image, pad, mode="replicate")
+        del completed
         mask = F.pad(torch.from_numpy(hole)[None, None].float(), pad, value=0.0)
         low = F.avg_pool2d(image, s)  # the completed image at the model's scale: what is compared
-        residual = image - F.interpolate(low, scale_factor=s, mode="bilinear", align_corners=False)
+        residual = image.sub_(F.interpolate(low, scale_factor=s, mode="bilinear", align_corners=False))
+        del image
         low_hole = F.max_pool2d(mask, s)[0, 0] > 0
         # a source block's 2s×2s residual patch must lie wholly in the known photo
         source = F.max_pool2d(low_hole[None, None].float(), 3, 1, 1)[0, 0] == 0
@@ -102,7 +106,7 @@ class ResidualRefiner:
         weights[:, slots] = window[:, None]
         size = (grid[0] * s + s, grid[1] * s + s)  # the blocks' area and half a block around it
         added = F.fold(columns[None], size, 2 * s, stride=s)[0] / F.fold(weights[None], size, 2 * s, stride=s)[0].clamp_min(1e-6)
-        detail = torch.zeros(3, *image.shape[-2:])
+        detail = torch.zeros(3, *residual.shape[-2:])
         top, left, o = r0 * s - s // 2, c0 * s - s // 2, s // 2
         y0, x0 = max(top, 0), max(left, 0)
         target = detail[:, y0:top + size[0], x0:left + size[1]]
@@ -175,7 +179,8 @@ def none() -> NoRefiner:
 def residual(patch_size: Annotated[int, Field(ge=1, le=15)] = 5,
              band: Annotated[float, Field(gt=0, le=4)] = 1.0,
              strength: Annotated[float, Field(ge=0, le=4)] = 1.0,
-             max_offsets: Annotated[int, Field(ge=1)] = 1024) -> ResidualRefiner:
+             max_offsets: Annotated[int, Field(ge=1)] = 1024,
+             context: Annotated[float, Field(gt=0, le=4)] = 0.5) -> ResidualRefiner:
     """Contextual residual aggregation (HiFill): the known region's high frequencies, chosen by
     attention at the model's scale, added to the fill.
 
@@ -184,8 +189,9 @@ def residual(patch_size: Annotated[int, Field(ge=1, le=15)] = 5,
     :param band: the residual holds the frequencies above ``band`` times the model's pixel: 1 is
         exactly what enlarging the fill lost.
     :param strength: multiplies the residual added (0 = ``none``).
-    :param max_offsets: displacements tried at most (evenly spread), bounding time and memory."""
-    return ResidualRefiner(patch_size, band, strength, max_offsets)
+    :param max_offsets: displacements tried at most (evenly spread), bounding time and memory.
+    :param context: how far around the hole's box it looks for detail, in the box's longer side."""
+    return ResidualRefiner(patch_size, band, strength, max_offsets, context)
 
 
 @hookimpl

@@ -192,11 +192,10 @@ class PhotoCompleter:
     def _complete_face(self, result: np.ndarray, face: Face, hole: np.ndarray, others: np.ndarray) -> None:
         """Complete one face's holes in its layout view and blend the fill into ``result``. The
         model fills the hole grown by the blender's band, so a feathered or Poisson edge blends
-        generated pixels into the photo, never the photo's own pixels under the hole. The box read
-        around the hole also holds the context the refiner draws detail from."""
+        generated pixels into the photo, never the photo's own pixels under the hole."""
         margin = int(self.blender.margin(hole))
         enlarged = face.side / getattr(self.model, "image_size", face.side)  # photo pixels per model pixel
-        x0, y0, x1, y1 = hole_box(hole, max(margin + 2, self.refiner.context(hole, enlarged)))
+        x0, y0, x1, y1 = hole_box(hole, margin + 2)
         part = hole[y0:y1, x0:x1]
         changed = (part if margin == 0 else distance_within(part, margin)) & ~others[y0:y1, x0:x1]
         grown = hole.copy()
@@ -217,8 +216,25 @@ class PhotoCompleter:
         photo_part = colour[y0:y1, x0:x1].astype(np.float32) / scale
         photo_rgb = np.repeat(photo_part[..., None], 3, 2) if photo_part.ndim == 2 else photo_part
         fill = np.clip(warp_to_photo(filled_view, face.to_layout, (x0, y0, x1, y1)), 0, 1)
-        fill = self.refiner(photo_rgb, fill, changed, enlarged)
+        fill = self._refine(colour, hole, (x0, y0, x1, y1), fill, changed, enlarged)
         self._write(result, (x0, y0, x1, y1), photo_part, photo_rgb, fill, part, changed)
+
+    def _refine(self, colour: np.ndarray, hole: np.ndarray, box: Box, fill: np.ndarray, changed: np.ndarray,
+                enlarged: float) -> np.ndarray:
+        """The refiner on the fill of ``box``, reading the known photo around it as far as the
+        refiner asks (its ``context``); only the blend box's fill comes back, so the blender still
+        works on the hole's box alone."""
+        x0, y0, x1, y1 = box
+        X0, Y0, X1, Y1 = hole_box(hole, max(0, self.refiner.context(hole, enlarged)))
+        X0, Y0, X1, Y1 = min(X0, x0), min(Y0, y0), max(X1, x1), max(Y1, y1)
+        around = colour[Y0:Y1, X0:X1].astype(np.float32) / colour_scale(colour)
+        around = np.repeat(around[..., None], 3, 2) if around.ndim == 2 else around
+        inner = (slice(y0 - Y0, y1 - Y0), slice(x0 - X0, x1 - X0))
+        wide_hole = np.zeros(around.shape[:2], dtype=bool)
+        wide_hole[inner] = changed
+        wide_fill = around.copy()
+        wide_fill[inner] = fill
+        return self.refiner(around, wide_fill, wide_hole, enlarged)[inner]
 
 
 def crop_face(size: tuple[int, int], crop: Crop) -> Face:
