@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,13 @@ class FullResolution:
     refiners: dict[str, Any]
     aligner: Any = None
     crop: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)
 
     def completers(self, runs: dict[str, ModelCompleter]) -> dict[str, Any]:
         from gfc_kit.evaluation.full_resolution import PipelineCompleter
         from gfc_kit.inference import PhotoCompleter
 
         return {name + (f"+{label}" if len(self.refiners) > 1 else ""):
-                PipelineCompleter(PhotoCompleter(model, self.blender, self.aligner, crop=self.crop, refiner=refiner,
-                                                 **self.options))
+                PipelineCompleter(PhotoCompleter(model, self.blender, self.aligner, crop=self.crop, refiner=refiner))
                 for name, model in runs.items() for label, refiner in self.refiners.items()}
 
 

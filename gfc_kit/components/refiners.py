@@ -8,12 +8,14 @@ pixels per model pixel, and returns a fill in which only hole pixels may differ.
 
 ``residual`` is contextual residual aggregation (Yi et al., *Contextual Residual Aggregation for
 Ultra High-Resolution Image Inpainting*, CVPR 2020, HiFill): the completed image is split into its
-low-resolution part (the model's scale) and the residual above it; each hole block finds the
-known blocks whose low-resolution neighbourhoods look most like its own (attention computed at
-the model's scale, on the completed image, so the model's semantics choose what goes where), and
-receives their residuals, weighted by that attention, at full resolution. HiFill learns its
-attention features; here they are the low-resolution colours themselves, and the few best
-matches are kept so that averaging does not cancel the detail it brings.
+low-resolution part (the model's scale) and the residual above it; each hole block takes the
+residual of the known place whose low-resolution window looks most like its own (compared at the
+model's scale, on the completed image, so the model's semantics choose what goes where), at full
+resolution. HiFill learns its attention features and averages many matches; here the features are
+the low-resolution colours themselves, and each block keeps its best displacement only, compared
+over windows that overlap its neighbours', so neighbours copy one contiguous piece of the photo:
+a softmax over per-block matches, tried first, tiled one patch across smooth fills or averaged the
+detail away.
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def residual(patch_size: Annotated[int, Field(ge=1, le=15)] = 5,
              max_offsets: Annotated[int, Field(ge=1)] = 1024,
              context: Annotated[float, Field(gt=0, le=4)] = 0.5) -> ResidualRefiner:
     """Contextual residual aggregation (HiFill): the known region's high frequencies, chosen by
-    attention at the model's scale, added to the fill.
+    their likeness at the model's scale, added to the fill.
 
     :param patch_size: side, in model pixels, of the windows compared (odd); larger windows make
         neighbouring blocks copy from one place.

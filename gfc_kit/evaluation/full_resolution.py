@@ -51,7 +51,9 @@ class AtPhotoSize:
     def __call__(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
         height, width = batch["image"].shape[-2:]
         side = max(height, width)
-        sampler = self.samplers.setdefault(side, self.build(side))
+        if side not in self.samplers:  # built once per side (a mask folder is listed once)
+            self.samplers[side] = self.build(side)
+        sampler = self.samplers[side]
         for _ in range(16):
             mask = sampler(batch, generator)
             if bool((mask.flatten(1) > 0.5).any(1).all()):
@@ -89,8 +91,10 @@ class OnFace:
                 holes.append(torch.from_numpy(region_hole(face, self.region, photo.shape[:2])))
                 continue
             side = max(16, round(face.side))
-            sampler = self.samplers.setdefault(side, self.build(side))
-            square = sampler({"image": torch.zeros(1, 3, side, side)}, generator)[0, 0].numpy().astype(np.uint8)
+            if side not in self.samplers:
+                self.samplers[side] = self.build(side)
+            drawn = self.samplers[side]({"image": torch.zeros(1, 3, side, side)}, generator)
+            square = drawn[0, 0].numpy().astype(np.uint8)
             # square pixels → the inner 90 % of the face's square (its edge stays inside) → photo pixels
             inner = np.array([[0.9 / side, 0, 0.05 + 0.45 / side], [0, 0.9 / side, 0.05 + 0.45 / side], [0, 0, 1]])
             to_photo = face.from_layout @ inner

@@ -37,7 +37,7 @@ class ModelCompleter:
     photos, and the known pixels are always kept as they were."""
 
     def __init__(self, generator: torch.nn.Module, image_size: int, hole_fill: str = "noise", seed: int = 0,
-                 device: str | torch.device = "cpu", layout: FaceLayout | None = CELEBA_CROP,
+                 device: str | torch.device = "cpu", layout: FaceLayout = CELEBA_CROP,
                  max_side: int | None = None) -> None:
         self.device = torch.device(device)
         self.layout = layout

@@ -160,10 +160,7 @@ class PhotoCompleter:
         part = hole[y0:y1, x0:x1]
         margin = int(self.blender.margin(part))
         changed = (part if margin == 0 else distance_within(part, margin)) & ~others[y0:y1, x0:x1]
-        scale = colour_scale(result)
-        colour = result if result.ndim == 2 else result[..., :3]
-        photo_part = colour[y0:y1, x0:x1].astype(np.float32) / scale
-        photo_rgb = np.repeat(photo_part[..., None], 3, 2) if photo_part.ndim == 2 else photo_part
+        photo_part, photo_rgb = photo_region(result, box)
         shrink = min(1.0, getattr(self.model, "max_side", max(width, height)) / max(width, height))
         size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
         view = cv2.resize(photo_rgb, size, interpolation=cv2.INTER_AREA) if shrink < 1 else photo_rgb
@@ -213,13 +210,12 @@ class PhotoCompleter:
             done = self.model(tensor, torch.from_numpy(view_hole)[None, None].float())
         filled_view = ((done[0].permute(1, 2, 0).cpu().numpy() + 1) / 2).astype(np.float32)
 
-        photo_part = colour[y0:y1, x0:x1].astype(np.float32) / scale
-        photo_rgb = np.repeat(photo_part[..., None], 3, 2) if photo_part.ndim == 2 else photo_part
+        photo_part, photo_rgb = photo_region(result, (x0, y0, x1, y1))
         fill = np.clip(warp_to_photo(filled_view, face.to_layout, (x0, y0, x1, y1)), 0, 1)
-        fill = self._refine(colour, hole, (x0, y0, x1, y1), fill, changed, enlarged)
+        fill = self._refine(result, hole, (x0, y0, x1, y1), fill, changed, enlarged)
         self._write(result, (x0, y0, x1, y1), photo_part, photo_rgb, fill, part, changed)
 
-    def _refine(self, colour: np.ndarray, hole: np.ndarray, box: Box, fill: np.ndarray, changed: np.ndarray,
+    def _refine(self, result: np.ndarray, hole: np.ndarray, box: Box, fill: np.ndarray, changed: np.ndarray,
                 enlarged: float) -> np.ndarray:
         """The refiner on the fill of ``box``, reading the known photo around it as far as the
         refiner asks (its ``context``); only the blend box's fill comes back, so the blender still
@@ -227,14 +223,22 @@ class PhotoCompleter:
         x0, y0, x1, y1 = box
         X0, Y0, X1, Y1 = hole_box(hole, max(0, self.refiner.context(hole, enlarged)))
         X0, Y0, X1, Y1 = min(X0, x0), min(Y0, y0), max(X1, x1), max(Y1, y1)
-        around = colour[Y0:Y1, X0:X1].astype(np.float32) / colour_scale(colour)
-        around = np.repeat(around[..., None], 3, 2) if around.ndim == 2 else around
+        around = photo_region(result, (X0, Y0, X1, Y1))[1]
         inner = (slice(y0 - Y0, y1 - Y0), slice(x0 - X0, x1 - X0))
         wide_hole = np.zeros(around.shape[:2], dtype=bool)
         wide_hole[inner] = changed
         wide_fill = around.copy()
         wide_fill[inner] = fill
         return self.refiner(around, wide_fill, wide_hole, enlarged)[inner]
+
+
+def photo_region(photo: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """The ``box`` of a photo as float32 in [0, 1]: as stored (gray stays 2-D; alpha left out),
+    and as ``H×W×3`` RGB, what the refiner and blender take."""
+    x0, y0, x1, y1 = box
+    colour = photo if photo.ndim == 2 else photo[..., :3]
+    part = colour[y0:y1, x0:x1].astype(np.float32) / colour_scale(photo)
+    return part, (np.repeat(part[..., None], 3, 2) if part.ndim == 2 else part)
 
 
 def crop_face(size: tuple[int, int], crop: Crop) -> Face:
