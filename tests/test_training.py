@@ -734,3 +734,43 @@ def test_model_json_says_which_sizes_the_generator_takes(tiny_run, tmp_path):
     assert done.shape == image.shape and torch.equal(done[mask.expand_as(done) == 0], image[mask.expand_as(image) == 0])
     with pytest.raises(GfcError, match="not fully convolutional"):
         ModelCompleter.from_run(tiny_run).complete_tensor(image, mask, own_size=True)
+
+
+def test_model_json_records_the_face_layout_its_data_declares(tiny_run, tmp_path):
+    """Face datasets declare the CelebA crop; a folder of photos declares none unless told, so a
+    model trained on scenes never claims a face layout (and is completed around its holes)."""
+    assert json.loads((tiny_run / "model.json").read_text())["face_layout"]["name"] == "celeba_crop"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    for layout, expected in (("none", None), ("celeba_crop", "celeba_crop")):
+        recipe = recipes.load(write_recipe(tmp_path), PROGRESSIVE[:2] + [
+            f"data.train={{type: image_folder, root: {photos}, face_layout: {layout}}}", "model.parser=null",
+            "losses={reconstruction: {type: charbonnier_l1}}", "masks.eval=[{type: center}]",
+            "stages=[{name: r, steps: 1, losses: [reconstruction]}]"])
+        meta = json.loads((Trainer(recipe, tmp_path / layout).run(resume=False) / "model.json").read_text())
+        assert (meta["face_layout"] and meta["face_layout"]["name"]) == expected
+    scenes = ModelCompleter.from_run(tmp_path / "none")
+    assert scenes.layout is None
+    image = torch.rand(1, 3, 96, 160) * 2 - 1
+    mask = torch.zeros(1, 1, 96, 160)
+    mask[..., 30:60, 40:90] = 1
+    # a scene model sees a batch at its own size (no layout to fit): the same as asking for it
+    assert torch.equal(scenes.complete_tensor(image, mask), scenes.complete_tensor(image, mask, own_size=True))
+    faces = ModelCompleter.from_run(tmp_path / "celeba_crop")
+    assert not torch.equal(faces.complete_tensor(image, mask), faces.complete_tensor(image, mask, own_size=True))
+
+
+def test_a_model_without_a_face_layout_crops_around_the_holes(tiny_run, tmp_path):
+    from gfc_kit.inference import PhotoCompleter
+
+    completer = ModelCompleter.from_run(tiny_run)
+    completer.layout, completer.size_multiple = None, 32  # as a fully convolutional scene model's folder says
+    assert PhotoCompleter(completer).crop == "hole"
+    with pytest.raises(GfcError, match="^--align: this model has no face layout"):
+        PhotoCompleter(completer, aligner=lambda photo, layout: [])
+    with pytest.raises(GfcError, match="^--crop celeba: this model has no face layout"):
+        PhotoCompleter(completer, crop="celeba")
+    completer.size_multiple = None
+    assert PhotoCompleter(completer).crop == "resize"

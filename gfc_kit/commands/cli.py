@@ -255,7 +255,9 @@ def models() -> None:
             continue
         size = sum(f.stat().st_size for f in entry.folder.glob("*.safetensors")) / 2**20
         parts = "generator + parser" if "parser" in meta else "generator"
-        click.echo(f"{entry.name}  {meta['image_size']}×{meta['image_size']}  {parts}, "
+        layout = meta.get("face_layout", {"name": "celeba_crop"})
+        kind = f"faces ({layout.get('name', '?')})" if isinstance(layout, dict) else "no face layout"
+        click.echo(f"{entry.name}  {meta['image_size']}×{meta['image_size']}  {kind}  {parts}, "
                    f"{meta.get('weights_dtype', 'fp32')} {size:.1f} MiB  (recipe {meta.get('recipe', '?')}; "
                    f"from {entry.source}; {entry.folder})")
 

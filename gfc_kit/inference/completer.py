@@ -37,11 +37,13 @@ class ModelCompleter:
     photos, and the known pixels are always kept as they were."""
 
     def __init__(self, generator: torch.nn.Module, image_size: int, hole_fill: str = "noise", seed: int = 0,
-                 device: str | torch.device = "cpu", layout: FaceLayout = CELEBA_CROP,
+                 device: str | torch.device = "cpu", layout: FaceLayout | None = CELEBA_CROP,
                  max_side: int | None = None) -> None:
         self.device = torch.device(device)
         self.layout = layout
-        """The face layout the model was trained on: aligners map photos onto it."""
+        """The face layout the model was trained on (aligners map photos onto it), or ``None`` for a
+        model that never saw an aligned face (e.g. a scene model): photos are then cropped around
+        their holes, never to a face."""
         self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # 1.15× (gfc-kit bench)
         self.image_size = image_size
         self.hole_fill = hole_fill
@@ -109,12 +111,14 @@ class ModelCompleter:
         return np.asarray(result) if isinstance(image, np.ndarray) else result
 
     @torch.inference_mode()
-    def complete_tensor(self, image: torch.Tensor, mask: torch.Tensor, own_size: bool = False) -> torch.Tensor:
+    def complete_tensor(self, image: torch.Tensor, mask: torch.Tensor, own_size: bool | None = None) -> torch.Tensor:
         """Composited completion of a batch at its own size. ``mask`` is 1 (or ``True``) in the hole:
         a float mask counts above 0.5, and an image with no hole pixel is an error, never an
         unchanged image returned as completed. The generator sees the batch resized to its
         ``image_size``, or, with ``own_size`` (fully convolutional models only), at its own size,
-        padded to the generator's multiple."""
+        padded to the generator's multiple. By default (``None``) a model without a face layout (a
+        scene model) that is fully convolutional sees batches up to its ``max_side`` at their own
+        size, and a face model sees its layout's size."""
         device = image.device
         image = image.to(self.device).float()
         mask = torch.as_tensor(hole_array(mask, "mask")).to(self.device).float()
@@ -126,6 +130,8 @@ class ModelCompleter:
         empty = (mask.flatten(1).amax(1) == 0).nonzero().flatten().tolist()
         if empty:
             raise GfcError(f"mask: image {empty[0]} of the batch has no hole pixel (1 = hole)")
+        if own_size is None:  # scenes have no layout to fit: a fully convolutional scene model sees them as they are
+            own_size = self.layout is None and self.size_multiple is not None and max(image.shape[-2:]) <= self.max_side
         if own_size:
             output = self._at_own_size(image, mask)
         else:

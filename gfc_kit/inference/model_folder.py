@@ -46,11 +46,14 @@ def read_model_json(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def face_layout(meta: dict[str, Any], source: Path | str = "model.json") -> FaceLayout:
-    """The face layout a model was trained on (``face_layout`` in its ``model.json``; the paper's
-    CelebA crop when absent, as for every built-in face dataset)."""
+def face_layout(meta: dict[str, Any], source: Path | str = "model.json") -> FaceLayout | None:
+    """The face layout a model was trained on (``face_layout`` in its ``model.json``): ``None``
+    (``null`` in the file) for a model that never saw an aligned face, e.g. a scene model; the
+    paper's CelebA crop when the key is absent (model folders written before layouts were recorded)."""
     if "face_layout" not in meta:
         return CELEBA_CROP
+    if meta["face_layout"] is None:
+        return None
     return FaceLayout.from_json(meta["face_layout"], str(source))
 
 

@@ -66,6 +66,20 @@ class PhotoCompleter:
     crop_margin: int = CROP_MARGIN
     crop_trigger: int = CROP_TRIGGER
 
+    def __post_init__(self) -> None:
+        """A model without a face layout (e.g. a scene model) never sees a face crop: ``auto`` means
+        the crop around the holes, and an aligner or a face crop is an error before any photo."""
+        if not hasattr(self.model, "layout") or self.model.layout is not None:
+            return
+        if self.aligner is not None:
+            raise GfcError("--align: this model has no face layout (it was not trained on aligned faces); "
+                           "leave out --align")
+        if self.crop in ("celeba", "center"):
+            raise GfcError(f"--crop {self.crop}: this model has no face layout; use --crop auto, hole, original "
+                           "or resize")
+        if self.crop == "auto":
+            self.crop = "hole" if getattr(self.model, "size_multiple", None) else "resize"
+
     def __call__(self, photo: np.ndarray, hole: np.ndarray | None = None, region: str | None = None,
                  name: str = "photo") -> np.ndarray:
         """``photo``: ``H×W``, ``H×W×3`` or ``H×W×4``, uint8 or uint16; ``hole``: ``H×W`` bool, or
@@ -100,7 +114,7 @@ class PhotoCompleter:
         height, width = photo.shape[:2]
         if self.aligner is None:
             return [crop_face((width, height), self.crop)]
-        faces = self.aligner(as_rgb8(photo), getattr(self.model, "layout", CELEBA_CROP))
+        faces = self.aligner(as_rgb8(photo), getattr(self.model, "layout", CELEBA_CROP) or CELEBA_CROP)
         if faces:
             return sorted(faces, key=lambda f: -f.side)
         if self.no_face == "plain":

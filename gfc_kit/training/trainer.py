@@ -35,7 +35,7 @@ from torch.utils.data import Dataset, default_collate
 
 from gfc_kit.components.metrics import L1, Detail
 from gfc_kit.errors import GfcError
-from gfc_kit.face_layout import CELEBA_CROP
+from gfc_kit.face_layout import FaceLayout
 from gfc_kit.factory import build
 from gfc_kit.interfaces import StepContext, composite, generator_input, size_multiple, takes_mask
 from gfc_kit.plugins import hooks, registry
@@ -617,10 +617,10 @@ class Trainer:
                 weights = {k: v.detach().cpu().contiguous() for k, v in self.modules[name].state_dict().items()}
                 checkpoint.write_atomic(self.output / f"{name}.safetensors",
                                         lambda tmp, w=weights: save_file(w, str(tmp)))
-        layout = getattr(self.datasets["train"], "face_layout", CELEBA_CROP)  # where its faces sit: aligners use it
+        layout = dataset_layout(self.datasets["train"])  # where its faces sit: aligners use it
         model = {"generator": self.recipe.model.generator.model_dump(mode="json"),
                  "image_size": self.recipe.image_size, "hole_fill": self.recipe.train.hole_fill,
-                 "recipe": self.recipe.name, "face_layout": layout.to_json(), **model_sizes(self.generator)}
+                 "recipe": self.recipe.name, "face_layout": layout and layout.to_json(), **model_sizes(self.generator)}
         if self.parser_trained:  # an untrained parser would give a meaningless score
             model["parser"] = self.recipe.model.parser.model_dump(mode="json")
         (self.output / "model.json").write_text(json.dumps(model, indent=1))
@@ -633,6 +633,17 @@ class Trainer:
         folder = write_run_report(self)
         if folder is not None:
             self._notify("gfc_report_written", folder=folder)
+
+
+def dataset_layout(dataset: object) -> FaceLayout | None:
+    """The face layout a dataset declares (its ``face_layout`` attribute): the CelebA crop for the
+    face datasets, ``None`` for scenes and for any dataset that declares nothing, so a model never
+    claims an alignment its data did not have."""
+    layout = getattr(dataset, "face_layout", None)
+    if layout is not None and not isinstance(layout, FaceLayout):
+        raise GfcError(f"dataset {type(dataset).__name__}: face_layout must be a gfc_kit.face_layout.FaceLayout "
+                       f"or None, not {type(layout).__name__}")
+    return layout
 
 
 def smoke_test(recipe: Recipe, output: Path | None) -> tuple[Recipe, Path]:

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize
 from gfc_kit.errors import DataError
-from gfc_kit.face_layout import ALIGNED_SIZE, CROP_BOX
+from gfc_kit.face_layout import ALIGNED_SIZE, CELEBA_CROP, CROP_BOX
 from gfc_kit.hookspecs import hookimpl
 from gfc_kit.imaging import list_images, read_image
 
@@ -38,6 +38,8 @@ DEFAULT_ROOT = Path("data/celeba/img_align_celeba")
 
 class CelebA(FileDataset):
     """CelebA aligned faces (img_align_celeba), cropped as DCGAN's crop_celebA.lua, resized."""
+
+    face_layout = CELEBA_CROP
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box
 from gfc_kit.errors import DataError
+from gfc_kit.face_layout import CELEBA_CROP
 from gfc_kit.hookspecs import hookimpl
 from gfc_kit.imaging import list_images, read_image, read_label_map
 
@@ -39,6 +40,8 @@ LABEL_MAPS = {"identity": {i: i for i in range(11)}, "celebamask_hq": CELEBAMASK
 
 class ParsingFolder(FileDataset):
     """Face images plus label PNGs (paired by file stem), labels mapped to the 11 classes."""
+
+    face_layout = CELEBA_CROP  # a parser's data: the faces are taken to be in the paper's layout
 
     def __init__(
         self,

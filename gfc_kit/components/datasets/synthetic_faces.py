@@ -29,7 +29,7 @@ import torch
 from pydantic import Field
 from torch.utils.data import Dataset
 
-from gfc_kit.face_layout import MEAN_LANDMARKS
+from gfc_kit.face_layout import CELEBA_CROP, MEAN_LANDMARKS
 from gfc_kit.hookspecs import hookimpl
 
 (BACKGROUND, SKIN, LEFT_BROW, RIGHT_BROW, LEFT_EYE, RIGHT_EYE, NOSE,
@@ -521,6 +521,8 @@ def _render(image_size: int, seed: int, index: int) -> dict[str, torch.Tensor]:
 
 class SyntheticFaces(Dataset):
     """Procedurally drawn faces with exact 11-class parsing labels and 5 landmarks (works offline)."""
+
+    face_layout = CELEBA_CROP
 
     def __init__(
         self,

@@ -74,7 +74,11 @@ def _layout(model: str | None, run_dir: Path | None) -> FaceLayout:
         from gfc_kit.plugins import registry
 
         run_dir = registry().model(model or DEFAULT_MODEL, "--model").folder
-    return face_layout(read_model_json(run_dir), run_dir / "model.json")
+    layout = face_layout(read_model_json(run_dir), run_dir / "model.json")
+    if layout is None:
+        raise GfcError(f"{run_dir}: this model has no face layout (it was not trained on aligned faces); "
+                       "align for a face model")
+    return layout
 
 
 def _aligner(text: str) -> Any:

@@ -13,6 +13,7 @@ from pydantic import Field
 from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize
 from gfc_kit.components.datasets.celeba import identity_split
 from gfc_kit.errors import DataError
+from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.imaging import read_image
 
 TRANSFORMS = "transforms.json"
@@ -38,7 +39,7 @@ class AlignedFaces(FileDataset):
         :param limit: use only the first ``limit`` crops (sorted by name, after the split).
         :param augment: the paper's shift / rotation / flip, when set.
         """
-        self.crops, self.crop_size = _read_transforms(root)
+        self.crops, self.crop_size, self.face_layout = _read_transforms(root)
         names = sorted(self.crops)
         if split != "all":
             names = [n for n in names if identity_split(_photo_name(self.crops[n], n), held_out) == split]
@@ -58,8 +59,9 @@ class AlignedFaces(FileDataset):
         return crop_resize({"image": image, "landmarks": landmarks}, (0, 0, width, height), self.image_size)
 
 
-def _read_transforms(root: Path) -> tuple[dict[str, Any], int]:
-    """The crops' entries by file name, and the side ``gfc-kit align`` wrote them at."""
+def _read_transforms(root: Path) -> tuple[dict[str, Any], int, FaceLayout]:
+    """The crops' entries by file name, the side ``gfc-kit align`` wrote them at, and the face
+    layout it aligned to (a model trained on the crops records it)."""
     path = root / TRANSFORMS
     if not root.is_dir():
         raise DataError(f"{root}: no such folder (write one with gfc-kit align)")
@@ -68,13 +70,14 @@ def _read_transforms(root: Path) -> tuple[dict[str, Any], int]:
     try:
         data = json.loads(path.read_text())
         crops, size = data["crops"], int(data["size"])
+        layout = FaceLayout.from_json(data["layout"], str(path)) if "layout" in data else CELEBA_CROP
         if not isinstance(crops, dict) or not all("landmarks" in c for c in crops.values()):
             raise TypeError("'crops' must map file names to entries with 'landmarks'")
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a gfc-kit align transforms file ({type(exc).__name__}: {exc})") from None
     if not crops:
         raise DataError(f"{path}: lists no crops (gfc-kit align found no face)")
-    return crops, size
+    return crops, size, layout
 
 
 def _photo_name(entry: dict[str, Any], crop: str) -> str:
