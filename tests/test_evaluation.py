@@ -238,3 +238,14 @@ def test_full_resolution_places_face_regions_on_the_face_the_aligner_finds():
     assert mouth[0, 0].nonzero(as_tuple=True)[0].float().mean() > 120  # lower face
     with pytest.raises(GfcError, match="finds no face"):
         OnFace("O1", Fixed([]))({"image": image, "path": ["q.png"]})
+
+
+def test_a_telea_hole_fill_is_what_the_telea_completer_gives():
+    """``train.hole_fill: telea``: the generator sees the classical fill the ``telea`` completer makes."""
+    from gfc_kit.interfaces import generator_input
+
+    image = batch_of(faces(), 2)
+    mask = gfc_kit.create("mask_sampler", "center", size=12)({"image": image})
+    seen = generator_input(image, mask, "telea", mask_channel=True)
+    assert seen.shape == (2, 4, 32, 32) and torch.equal(seen[:, 3:], mask)
+    assert torch.allclose(seen[:, :3], gfc_kit.create("completer", "telea")(image, mask), atol=1e-6)

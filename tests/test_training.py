@@ -600,7 +600,7 @@ def test_models_registered_by_a_plugin_load_by_name(tiny_run, tmp_path, fresh_pl
     result = complete("--model", "nope", "--input", str(photo), "--region", "O3", "--output", str(tmp_path / "o"))
     assert result.exit_code == 2 and "unknown model 'nope'" in result.output
     listing = CliRunner().invoke(cli, ["models"]).output.splitlines()
-    assert any(line.startswith("tiny_faces  32×32  generator + parser, fp32 ") and "from tiny_models" in line
+    assert any(line.startswith("tiny_faces  32×32  faces (celeba_crop)  generator + parser, fp32 ") and "from tiny_models" in line
                for line in listing), listing
 
 

@@ -157,7 +157,7 @@ class Train(Section):
     channels_last: bool = True
     """Keep conv activations in NHWC: 1.5x faster training steps on a 2-core CPU (gfc-kit bench)."""
     num_workers: Annotated[int, Field(ge=0)] = 2
-    hole_fill: Literal["noise", "zero", "mean"] = "noise"
+    hole_fill: Literal["noise", "zero", "mean", "telea"] = "noise"
     """What the generator sees in the hole: the paper fills it with uniform noise in [-1, 1]."""
     report_images: Annotated[int, Field(ge=0)] = 200
     """Validation images of the end-of-run report (``report.md`` on data.val under masks.eval); 0 = none."""
