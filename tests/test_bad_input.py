@@ -488,3 +488,11 @@ def test_subprocess_error_is_one_line(tmp_path: Path) -> None:
                                                if line.startswith("error:")]
     assert str(path) in done.stderr
 
+
+
+@pytest.mark.parametrize("output", ["folder", "preview.txt", "file.png/preview.png"])
+def test_recipe_preview_output_that_is_not_a_picture_file_is_one_line(tmp_path, output):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.png").write_bytes(b"x")
+    result, _ = invoke(["recipe", "preview", "quickstart", "--output", tmp_path / output])
+    assert_input_error(result, ["--output", str(tmp_path / output)])

@@ -348,6 +348,10 @@ def preview(recipe: str, overrides: tuple[str, ...], output: Path, count: int) -
     from gfc_kit import recipe as recipes
     from gfc_kit.commands.preview import save_preview
 
+    if output.is_dir() or output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise GfcError(f"--output {output}: give a picture's file name ending in .png or .jpg")
+    if any(parent.is_file() for parent in output.parents):
+        raise GfcError(f"--output {output}: a folder on its path is a file")
     path = save_preview(recipes.load(recipe, overrides), output, count)
     click.echo(f"wrote {path}")
 
