@@ -72,6 +72,11 @@ class ScenePhotos(FileDataset):
         return sample
 
 
+def default_crop(split: str) -> Crop:
+    """Random crops to train on, the centred square to evaluate on."""
+    return "random" if split == "train" else "center"
+
+
 def select(files: list[Path], split: Split, held_out: float, limit: int | None) -> list[Path]:
     """``files`` of ``split`` (by :func:`photo_split`), at most ``limit`` of them."""
     if split != "all":
@@ -151,8 +156,7 @@ class Places365(ScenePhotos):
             files = _listed(root, root / "places365_train_standard.txt", root / f"data_{resolution}")
         else:
             files = _listed(root, root / "places365_val.txt", root / f"val_{resolution}")
-        crop = crop or ("random" if split == "train" else "center")
-        super().__init__(files[:limit], image_size, crop, scale, flip, f"{root} ({split})")
+        super().__init__(files[:limit], image_size, crop or default_crop(split), scale, flip, f"{root} ({split})")
 
 
 class ParisStreetView(ScenePhotos):
@@ -177,8 +181,7 @@ class ParisStreetView(ScenePhotos):
         if folder is None:
             raise DataError(f"{root}: no {' or '.join(n + '/' for n in self.FOLDERS[split])} folder for the "
                             f"{split} split of Paris StreetView")
-        crop = crop or ("random" if split == "train" else "center")
-        super().__init__(list_images(folder)[:limit], image_size, crop, scale, flip, f"{folder}")
+        super().__init__(list_images(folder)[:limit], image_size, crop or default_crop(split), scale, flip, f"{folder}")
 
 
 class DTD(ScenePhotos):
@@ -200,8 +203,8 @@ class DTD(ScenePhotos):
         :param crop: ``random`` or ``center``; by default random for ``train``, centred otherwise."""
         root = Path(root)
         files = _listed(root, root / "labels" / f"{split}{fold}.txt", root / "images")
-        crop = crop or ("random" if split == "train" else "center")
-        super().__init__(files[:limit], image_size, crop, scale, flip, f"{root} ({split}{fold})")
+        super().__init__(files[:limit], image_size, crop or default_crop(split), scale, flip,
+                         f"{root} ({split}{fold})")
 
 
 class MaskSet(FileDataset):

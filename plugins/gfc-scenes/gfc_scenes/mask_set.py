@@ -13,6 +13,7 @@ gives the same files on any machine, in any order, for any subset of photos.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -84,8 +85,10 @@ def write_mask_set(source: Path | list[Path], output: Path, preset: str, resolut
         stem = relative.with_suffix("").as_posix() + "_crop000"
         (output / stem).parent.mkdir(parents=True, exist_ok=True)
         for name, picture in ((f"{stem}.png", crop), (f"{stem}_mask000.png", Image.fromarray(mask, mode="L"))):
-            picture.save(output / name, optimize=False)
-            lines.append(f"{hashlib.sha256((output / name).read_bytes()).hexdigest()}  {name}")
+            encoded = io.BytesIO()
+            picture.save(encoded, format="PNG", optimize=False)
+            (output / name).write_bytes(encoded.getvalue())
+            lines.append(f"{hashlib.sha256(encoded.getvalue()).hexdigest()}  {name}")
     (output / SETTINGS).write_text(json.dumps({
         "masks": f"lama random_{preset}_{resolution}", "preset": preset, "resolution": resolution, "size": size, "seed": seed,
         "split": split, "held_out": held_out if split != "all" else None, "photos": len(photos),
