@@ -46,3 +46,38 @@ def test_bench_times_a_stage_at_its_own_size_without_reading_its_data(tmp_path, 
         bench.close()
     assert [r["stage"] for r in rows] == ["parser", "reconstruction", "local", "global"]
     assert sizes == [("parser", 64), ("reconstruction", 32), ("local", 64), ("global", 64)]
+
+
+def test_bench_model_times_every_path_and_saves_the_fastest_that_keeps_the_result(tmp_path, monkeypatch):
+    """The shipped 64-px model, 16 faces, one timed call each: every path has a time and a PSNR
+    change (or says why not), and --save records a path ModelCompleter then runs."""
+    import pytest
+
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from gfc_kit import ModelCompleter
+    from gfc_kit.inference import fastest
+
+    monkeypatch.setenv("GFC_KIT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "--model", "gfc_celeba_cpu", "--faces", "16", "--repeats", "1",
+                                      "--warmup", "0", "--save", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["path"], r["batch"]) for r in rows} >= {(p, b) for p in ("channels_last", "onnxruntime", "onnxruntime_int8")
+                                                       for b in (1, 16)}
+    timed_rows = [r for r in rows if r["ms_per_image"]]
+    assert all(r["speedup"] > 0 and abs(r["psnr_change_db"]) < 5 for r in timed_rows)
+    assert all(r["note"] for r in rows if not r["ms_per_image"])  # a path not timed says why
+    assert "CPU " in result.output and "fp32 eager (NCHW)" in result.output and "saved: " in result.output
+    record = json.loads((tmp_path / "cache" / "fastest.json").read_text())
+    (choice,) = record.values()
+    allowed = {r["path"] for r in timed_rows if r["psnr_change_db"] >= -fastest.PSNR_BUDGET} | {"eager"}
+    assert choice["path"] in allowed - {"compiled", "compiled_bf16"}
+    assert ModelCompleter.pretrained("gfc_celeba_cpu").runtime.name == choice["path"]
+
+
+def test_bench_model_and_a_recipe_together_is_an_error():
+    result = CliRunner().invoke(cli, ["bench", "gfc_cvpr17", "--model", "gfc_celeba_cpu"])
+    assert result.exit_code == 2 and "not both" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--save"])
+    assert result.exit_code == 2 and "give --model NAME" in result.output

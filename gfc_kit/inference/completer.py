@@ -20,7 +20,8 @@ from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 from gfc_kit.imaging import hole_array
 from gfc_kit.inference.model_folder import DEFAULT_MODEL, face_layout, read_model_json
-from gfc_kit.interfaces import composite, generator_input, size_multiple, takes_mask
+from gfc_kit.inference.runtimes import Runtime, TorchRuntime
+from gfc_kit.interfaces import composite, fill_hole, size_multiple
 
 Crop = Literal["auto", "celeba", "center", "resize", "hole", "original"]
 """How a photo is fitted to the model when no aligner places a face: ``celeba`` = the paper's crop
@@ -38,13 +39,16 @@ class ModelCompleter:
 
     def __init__(self, generator: torch.nn.Module, image_size: int, hole_fill: str = "noise", seed: int = 0,
                  device: str | torch.device = "cpu", layout: FaceLayout | None = CELEBA_CROP,
-                 max_side: int | None = None) -> None:
+                 max_side: int | None = None, runtime: Runtime | None = None) -> None:
         self.device = torch.device(device)
         self.layout = layout
         """The face layout the model was trained on (aligners map photos onto it), or ``None`` for a
         model that never saw an aligned face (e.g. a scene model): photos are then cropped around
         their holes, never to a face."""
-        self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # 1.15× (gfc-kit bench)
+        self.generator = generator.to(self.device).eval()
+        self.runtime = runtime or TorchRuntime(self.generator, "channels_last")  # 1.13× eager (gfc-kit bench)
+        """How the generator runs: PyTorch channels_last, or the path ``gfc-kit bench --model NAME
+        --save`` found fastest on this machine (:mod:`gfc_kit.inference.fastest`)."""
         self.image_size = image_size
         self.hole_fill = hole_fill
         self.seed = seed
@@ -55,18 +59,26 @@ class ModelCompleter:
         larger crops are shrunk to it and their detail brought back by the refiner."""
 
     @classmethod
-    def from_run(cls, run: str | Path, device: str = "cpu") -> ModelCompleter:
-        """The generator a finished ``gfc-kit run`` exported (``model.json`` + ``generator.safetensors``)."""
+    def from_run(cls, run: str | Path, device: str = "cpu", fastest: bool = True) -> ModelCompleter:
+        """The generator a finished ``gfc-kit run`` exported (``model.json`` + ``generator.safetensors``),
+        run on the CPU by the path this machine's ``gfc-kit bench --model NAME --save`` recorded
+        for these weights, if any (``fastest=False``: PyTorch as always)."""
+        from gfc_kit.inference.fastest import saved_runtime
+
         run = Path(run)
-        return cls._load(read_model_json(run), run / "generator.safetensors", "", device, run / "model.json")
+        completer = cls._load(read_model_json(run), run / "generator.safetensors", "", device, run / "model.json")
+        runtime = saved_runtime(run, completer.generator) if fastest and completer.device.type == "cpu" else None
+        if runtime is not None:
+            completer.runtime = runtime
+        return completer
 
     @classmethod
-    def pretrained(cls, name: str = DEFAULT_MODEL, device: str = "cpu") -> ModelCompleter:
+    def pretrained(cls, name: str = DEFAULT_MODEL, device: str = "cpu", fastest: bool = True) -> ModelCompleter:
         """A model that ships with gfc-kit or an installed plugin (see :func:`pretrained_models`),
         by default :data:`~gfc_kit.inference.model_folder.DEFAULT_MODEL`; nothing is downloaded."""
         from gfc_kit.plugins import registry
 
-        return cls.from_run(registry().model(name).folder, device)
+        return cls.from_run(registry().model(name).folder, device, fastest)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> ModelCompleter:
@@ -145,8 +157,7 @@ class ModelCompleter:
 
     def _generate(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         rng = torch.Generator().manual_seed(self.seed)
-        x = generator_input(image, mask, self.hole_fill, rng, takes_mask(self.generator))
-        return self.generator(x).float().clamp(-1, 1)
+        return self.runtime(fill_hole(image, mask, self.hole_fill, rng), mask)
 
     def _at_own_size(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The generator's output at the batch's own size: padded (reflected) to its multiple, cut back."""
