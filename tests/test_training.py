@@ -627,6 +627,20 @@ def test_export_packs_a_run_as_a_half_size_model_folder_that_completes_the_same(
     assert (full - half).abs().mean() < 1e-3
 
 
+def test_weights_are_written_as_the_umask_says_not_0600(tiny_run, tmp_path):
+    """safetensors creates files 0600; a run's and an export's weights follow the user's umask."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        assert CliRunner().invoke(cli, ["export", str(tiny_run), "--output", str(tmp_path / "m")]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m" / "generator.safetensors").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tiny_run / "generator.safetensors").stat().st_mode) == 0o666 & ~old
+
+
 def test_a_cosine_stage_ends_settled_and_resumes_on_the_same_rate(tmp_path):
     """``lr_decay: cosine`` is a function of the step: half a cosine from the stage's rate to 0."""
     recipe = recipes.load(write_recipe(tmp_path, steps=4), ["stages.1.lr_decay=cosine", "stages.1.lr=0.002"])

@@ -98,7 +98,7 @@ def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp
     computes in fp32 as before. Returns the files written."""
     from safetensors.torch import save_file
 
-    from gfc_kit.training.checkpoint import read_safetensors
+    from gfc_kit.training.checkpoint import read_safetensors, write_atomic
 
     run, output = Path(run), Path(output)
     meta = read_model_json(run)
@@ -111,7 +111,8 @@ def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp
     for name in names:
         stored = read_safetensors(run / f"{name}.safetensors")
         weights = {k: v.to(cast) if v.is_floating_point() else v for k, v in stored.items()}
-        save_file(weights, str(output / f"{name}.safetensors"), metadata={"dtype": dtype, "source": str(run.name)})
+        write_atomic(output / f"{name}.safetensors",
+                     lambda tmp, w=weights: save_file(w, str(tmp), metadata={"dtype": dtype, "source": str(run.name)}))
         written.append(output / f"{name}.safetensors")
     if "parser" not in names:
         meta.pop("parser", None)

@@ -22,10 +22,18 @@ LAST = "last.json"
 
 
 def write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename the result onto ``path``."""
+    """Call ``write(tmp_path)`` then rename the result onto ``path``, readable as the user's umask
+    says (safetensors creates its files 0600, whatever the umask)."""
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def state_tensors(modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]
