@@ -151,9 +151,22 @@ def reset() -> None:
     _problems.clear()
 
 
+def plugins_disabled(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``GFC_KIT_DISABLE_PLUGINS`` turns installed plugins off (``1``, ``true``, ``yes``,
+    ``on``, any case) or not (unset, empty, ``0``, ``false``, ``no``, ``off``); any other value is
+    an error, never silently read as "enabled"."""
+    value = env.get("GFC_KIT_DISABLE_PLUGINS", "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise PluginLoadError(f"GFC_KIT_DISABLE_PLUGINS={env['GFC_KIT_DISABLE_PLUGINS']!r}: use 1 to load only the "
+                          "built-ins, or 0 (or leave it unset) to load installed plugins")
+
+
 def installed_entry_points(env: Mapping[str, str] = os.environ) -> list[EntryPoint]:
     """The ``gfc_kit`` entry points that would be loaded (none with ``GFC_KIT_DISABLE_PLUGINS=1``)."""
-    if env.get("GFC_KIT_DISABLE_PLUGINS", "").strip() in ("1", "true", "yes"):
+    if plugins_disabled(env):
         return []
     return list(entry_points(group=hookspecs.PROJECT))
 
@@ -179,7 +192,7 @@ def _register(pm: pluggy.PluginManager, plugin: Any, name: str, source: str) -> 
 
 
 def _load_entry_points(pm: pluggy.PluginManager, env: Mapping[str, str]) -> None:
-    if env.get("GFC_KIT_DISABLE_PLUGINS", "").strip() in ("1", "true", "yes"):
+    if plugins_disabled(env):
         return
     wanted = {n.strip() for n in env.get("GFC_KIT_PLUGINS", "").split(",") if n.strip()}
     found = list(entry_points(group=hookspecs.PROJECT))

@@ -496,3 +496,24 @@ def test_recipe_preview_output_that_is_not_a_picture_file_is_one_line(tmp_path, 
     (tmp_path / "file.png").write_bytes(b"x")
     result, _ = invoke(["recipe", "preview", "quickstart", "--output", tmp_path / output])
     assert_input_error(result, ["--output", str(tmp_path / output)])
+
+
+@pytest.mark.parametrize("value, disabled", [("1", True), ("True", True), ("on", True), ("0", False),
+                                             ("false", False), ("", False)])
+def test_disable_plugins_reads_the_usual_spellings(value, disabled):
+    from gfc_kit.plugins import plugins_disabled
+
+    assert plugins_disabled({"GFC_KIT_DISABLE_PLUGINS": value}) is disabled
+
+
+def test_an_odd_disable_plugins_value_is_one_line_not_ignored():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GFC_KIT_DISABLE_PLUGINS": "maybe"}
+    done = subprocess.run([sys.executable, "-m", "gfc_kit", "models"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["error: GFC_KIT_DISABLE_PLUGINS='maybe': use 1 to load only the "
+                                                "built-ins, or 0 (or leave it unset) to load installed plugins"]

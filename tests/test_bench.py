@@ -68,7 +68,7 @@ def test_bench_model_times_every_path_and_saves_the_fastest_that_keeps_the_resul
     timed_rows = [r for r in rows if r["ms_per_image"]]
     assert all(r["speedup"] > 0 and abs(r["psnr_change_db"]) < 5 for r in timed_rows)
     assert all(r["note"] for r in rows if not r["ms_per_image"])  # a path not timed says why
-    assert "CPU " in result.output and "fp32 eager (NCHW)" in result.output and "saved: " in result.output
+    assert "CPU " in result.output and "fp32 eager ms/image" in result.output and "saved: " in result.output
     record = json.loads((tmp_path / "cache" / "fastest.json").read_text())
     (choice,) = record.values()
     allowed = {r["path"] for r in timed_rows if r["psnr_change_db"] >= -fastest.PSNR_BUDGET} | {"eager"}

@@ -99,18 +99,16 @@ class ModelBench:
         calibration = [(self.filled[i:i + 8], self.mask[i:i + 8]) for i in range(0, 32, 8)]
         return quantize_int8(fp32, Path(self._files.name) / "onnxruntime_int8.onnx", calibration)
 
-    def latency(self, runtime: Runtime, batch: int, rounds: int = 5) -> tuple[float, float, float]:
-        """Seconds per image of fp32 eager and of ``runtime`` at ``batch`` (medians), and the speedup:
-        the median of each round's ratio, so a machine whose speed drifts between rounds (another
-        process, turbo, heat) does not distort the comparison."""
+    def latency(self, runtime: Runtime, batch: int, rounds: int = 5) -> tuple[float, float]:
+        """Median seconds per image of fp32 eager and of ``runtime`` at ``batch``, timed in alternating
+        rounds, so a machine whose speed drifts (another process, turbo, heat) moves both alike."""
         x, m = self.filled[:batch], self.mask[:batch]
         eager, path = [], []
         for round_ in range(rounds):
             warmup = self.warmup if round_ == 0 else 0
             eager.append(timed(lambda: self.eager(x, m), self.repeats, warmup))
             path.append(timed(lambda: runtime(x, m), self.repeats, warmup))
-        speedup = statistics.median(e / p for e, p in zip(eager, path))
-        return statistics.median(eager) / batch, statistics.median(path) / batch, speedup
+        return statistics.median(eager) / batch, statistics.median(path) / batch
 
     def hole_psnr(self, runtime: Runtime | Callable, batch: int = 16) -> float:
         """Mean over the faces of the completed hole's PSNR (dB, pixels in [0, 1]) against the truth."""
@@ -133,9 +131,9 @@ class ModelBench:
             try:
                 change = self.hole_psnr(runtime) - baseline
                 for batch in batches:
-                    eager, seconds, speedup = self.latency(runtime, batch)
+                    eager, seconds = self.latency(runtime, batch)
                     rows.append({"path": name, "batch": batch, "ms_per_image": 1000 * seconds,
-                                 "eager_ms_per_image": 1000 * eager, "speedup": speedup,
+                                 "eager_ms_per_image": 1000 * eager, "speedup": eager / seconds,
                                  "psnr_change_db": change, "note": "", "runtime": runtime})
             except Exception as exc:  # a path that fails here (e.g. no C++ compiler for compile) is reported
                 note = f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
@@ -168,7 +166,7 @@ def run_model_bench(name: str, data: str, faces: int, repeats: int, warmup: int,
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 132))  # the table's rows stay one line each in logs
+    console = Console(width=max(Console().width, 150))  # the table's rows stay one line each in logs
     flags = sorted((cpu_flags() or set()) & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni",
                                              "amx_bf16", "amx_int8", "amx_tile", "fma", "f16c"})
     console.print(f"gfc-kit bench --model {name}: CPU {cpu_model()} ({', '.join(flags) or 'flags unknown'}), "
@@ -176,17 +174,15 @@ def run_model_bench(name: str, data: str, faces: int, repeats: int, warmup: int,
     bench = ModelBench(name, data, faces, repeats, warmup, compiled)
     try:
         rows = bench.run()
-        table = Table("path", "batch", "ms/image", "images/s", "speedup vs fp32 eager", "hole PSNR change",
-                      "note", title=f"Inference: {name}, {bench.completer.image_size}×{bench.completer.image_size}, "
-                                    f"hole PSNR on {faces} faces ({data}), O1–O6")
-        for batch in sorted({r["batch"] for r in rows}):
-            eager = statistics.median(r["eager_ms_per_image"] for r in rows if r["batch"] == batch and r["ms_per_image"])
-            table.add_row("fp32 eager (NCHW)", str(batch), f"{eager:.1f}", f"{1000 / eager:.0f}", "1.00×", "0", "")
-            for r in (r for r in rows if r["batch"] == batch):
-                ms = r["ms_per_image"]
-                table.add_row(r["path"], str(batch), f"{ms:.1f}" if ms else "–", f"{1000 / ms:.0f}" if ms else "–",
-                              f"{r['speedup']:.2f}×" if ms else "–",
-                              f"{r['psnr_change_db']:+.3f} dB" if ms else "–", r["note"])
+        table = Table("path", "batch", "ms/image", "images/s", "fp32 eager ms/image, same rounds",
+                      "speedup vs fp32 eager", "hole PSNR change", "note",
+                      title=f"Inference: {name}, {bench.completer.image_size}×{bench.completer.image_size}, "
+                            f"hole PSNR on {faces} faces ({data}), O1–O6")
+        for r in rows:
+            ms = r["ms_per_image"]
+            table.add_row(r["path"], str(r["batch"]), f"{ms:.1f}" if ms else "–", f"{1000 / ms:.0f}" if ms else "–",
+                          f"{r['eager_ms_per_image']:.1f}" if ms else "–", f"{r['speedup']:.2f}×" if ms else "–",
+                          f"{r['psnr_change_db']:+.3f} dB" if ms else "–", r["note"])
         console.print(table)
         if save:
             best, record = bench.save(rows)

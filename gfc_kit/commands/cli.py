@@ -52,8 +52,10 @@ def run(recipe: str, overrides: tuple[str, ...], output: Path | None, resume: bo
     loaded = recipes.load(recipe, overrides)
     if smoke:
         loaded, output = smoke_test(loaded, output)
-    folder = Trainer(loaded, output or loaded.output_dir, resume=resume).run()
-    click.echo(f"run finished: {folder}")
+    trainer = Trainer(loaded, output or loaded.output_dir, resume=resume)
+    folder = trainer.run()
+    if trainer.rt.main:  # under torchrun, one line for the run, not one per process
+        click.echo(f"run finished: {folder}")
 
 
 @cli.command()
@@ -151,16 +153,38 @@ def _component(kind: str, text: str, option: str) -> Any:
 
 
 @cli.command()
-@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
-@click.option("--output", type=click.Path(path_type=Path), required=True, help="The model folder to write.")
+@click.argument("run_dir", metavar="[RUN_DIR]", required=False, type=click.Path(path_type=Path))
+@click.option("--model", help="A model that ships with gfc-kit or a plugin, by name, instead of a RUN_DIR.")
+@click.option("--format", "format_", type=click.Choice(["folder", "onnx"]), default="folder", show_default=True,
+              help="folder: model.json + safetensors (for gfc-kit and ModelCompleter); onnx: the generator as one "
+                   "ONNX file (fp32, opset 18, dynamic batch and, for fully convolutional models, sides; the "
+                   "model's metadata inside), checked against PyTorch in ONNX Runtime.")
+@click.option("--output", type=click.Path(path_type=Path), required=True,
+              help="The model folder (--format folder) or .onnx file (--format onnx) to write.")
 @click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp16", show_default=True,
-              help="How the weights are stored (the model still computes in fp32).")
-@click.option("--no-parser", is_flag=True, help="Leave the run's parser out.")
-def export(run_dir: Path, output: Path, dtype: str, no_parser: bool) -> None:
-    """Pack a finished run's generator (and parser) as a model folder, e.g. to ship it."""
+              help="--format folder: how the weights are stored (the model still computes in fp32).")
+@click.option("--no-parser", is_flag=True, help="--format folder: leave the run's parser out.")
+def export(run_dir: Path | None, model: str | None, format_: str, output: Path, dtype: str, no_parser: bool) -> None:
+    """Pack a finished run's (or a shipped model's) generator as a model folder or an ONNX file."""
     from gfc_kit.inference import export_model
 
-    for path in export_model(run_dir, output, dtype, parser=not no_parser):
+    if (run_dir is None) == (model is None):
+        raise GfcError("give one of RUN_DIR or --model NAME")
+    if model is not None:
+        from gfc_kit.plugins import registry
+
+        run_dir = registry().model(model, "--model").folder
+    if format_ == "folder":
+        written = export_model(run_dir, output, dtype, parser=not no_parser)
+    else:
+        from gfc_kit.inference import ModelCompleter, read_model_json
+        from gfc_kit.inference.onnx_export import export_onnx
+
+        if output.suffix != ".onnx":
+            raise GfcError(f"--output {output}: --format onnx writes one file; give a name ending in .onnx")
+        completer = ModelCompleter.from_run(run_dir, fastest=False)
+        written = [export_onnx(completer.generator, read_model_json(run_dir), output)]
+    for path in written:
         click.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
@@ -221,21 +245,39 @@ def evaluate(runs: tuple[Path, ...], models: tuple[str, ...], data: str, masks: 
 
 
 @cli.command()
-@click.argument("recipe", metavar="RECIPE", default="gfc_cvpr17")
+@click.argument("recipe", metavar="[RECIPE]", required=False)
 @OVERRIDES
+@click.option("--model", help="Instead of a recipe: a shipped model by name, timed by every execution path "
+                             "(PyTorch, bf16, compiled, ONNX Runtime fp32/int8) with each path's hole PSNR change.")
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Training batch.")
 @click.option("--repeats", type=click.IntRange(1), default=3, show_default=True, help="Timed calls per figure.")
 @click.option("--warmup", type=click.IntRange(0), default=1, show_default=True, help="Untimed calls first.")
 @click.option("--compile/--no-compile", "compiled", default=False, show_default=True,
               help="Also time torch.compile (compiling the paper's generator takes minutes on a laptop CPU).")
+@click.option("--faces", type=click.IntRange(16), default=200, show_default=True,
+              help="--model: faces each path completes for its hole PSNR change.")
+@click.option("--data", default="synthetic_faces", show_default=True,
+              help="--model: the faces (a folder, or a dataset spec such as celeba:root=PATH,split=test).")
+@click.option("--save", is_flag=True, help="--model: record the fastest path that loses at most 0.1 dB hole PSNR "
+                                           "for this machine; gfc-kit complete and ModelCompleter then use it.")
 @click.option("--json", "json_file", type=click.Path(path_type=Path), help="Also write the figures as JSON.")
-def bench(recipe: str, overrides: tuple[str, ...], batch_size: int, repeats: int, warmup: int, compiled: bool,
-          json_file: Path | None) -> None:
-    """Measure training and inference speed of a recipe's model on this machine (default: the paper's)."""
+def bench(recipe: str | None, overrides: tuple[str, ...], model: str | None, batch_size: int, repeats: int,
+          warmup: int, compiled: bool, faces: int, data: str, save: bool, json_file: Path | None) -> None:
+    """Measure training and inference speed of a recipe's model (default: the paper's), or the
+    execution paths of a shipped model (--model) on this machine."""
+    if model is not None:
+        if recipe is not None or overrides:
+            raise GfcError("give a RECIPE (with --set) or --model NAME, not both")
+        from gfc_kit.commands.bench_model import run_model_bench
+
+        run_model_bench(model, data, faces, repeats, max(warmup, 1), compiled, save, json_file)
+        return
+    if save:
+        raise GfcError("--save records a model's fastest path: give --model NAME")
     from gfc_kit import recipe as recipes
     from gfc_kit.commands.bench import run_bench
 
-    run_bench(recipes.load(recipe, overrides), batch_size, repeats, warmup, compiled, json_file)
+    run_bench(recipes.load(recipe or "gfc_cvpr17", overrides), batch_size, repeats, warmup, compiled, json_file)
 
 
 @cli.command()
@@ -387,6 +429,10 @@ def main() -> None:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     cli(prog_name="gfc-kit")
+
+
+from gfc_kit.commands.serve import serve  # noqa: E402  (a command of its own module, added last)
+cli.add_command(serve)
 
 
 if __name__ == "__main__":
