@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -73,10 +75,12 @@ def _top_level_split(text: str) -> list[str]:
     return [*parts, text[start:]]
 
 
-def parse_spec(text: str, where: str) -> dict[str, Any]:
+def parse_spec(text: str, where: str, kind: str | None = None) -> dict[str, Any]:
     """A component spec written on the command line, as a recipe entry ``{type: name, ...}``:
     ``name``, ``name:key=value,key=value`` (values read as YAML), ``name:PATH`` (= ``root=PATH``)
-    or a YAML flow mapping ``{type: name, key: value}``. ``where`` names the option in errors."""
+    or a YAML flow mapping ``{type: name, key: value}``. ``where`` names the option in errors;
+    with ``kind``, a ``name:PATH`` for a component that takes no ``root`` is refused here, as the
+    malformed ``key=value`` it most likely is."""
     import yaml
 
     text = text.strip()
@@ -88,6 +92,36 @@ def parse_spec(text: str, where: str) -> dict[str, Any]:
         if not isinstance(spec, dict) or "type" not in spec:
             raise GfcError(f"{where}: {text!r} needs a 'type' key")
         return spec
+    name, colon, rest = text.partition(":")
+    if not name.strip():
+        raise GfcError(f"{where}: {text!r} needs a component name before the ':'" if colon else
+                       f"{where}: give a component name")
+    if not rest:
+        return {"type": name}
+    if "=" not in rest:
+        if kind is not None and not _takes_root(kind, name):
+            raise GfcError(f"{where}: {rest!r} in {text!r} is not key=value ({name} takes no path; "
+                           f"write {name}:KEY=VALUE,...)")
+        return {"type": name, "root": rest}
+    spec: dict[str, Any] = {"type": name}
+    for pair in _top_level_split(rest):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise GfcError(f"{where}: {pair!r} in {text!r} is not key=value")
+        if not value.strip():
+            raise GfcError(f"{where}: {pair!r} in {text!r} has no value after '='")
+        spec[key.strip()] = yaml.safe_load(value)
+    return spec
+
+
+def _takes_root(kind: str, name: str) -> bool:
+    """Whether the ``kind`` component ``name`` has a ``root`` parameter (unknown names pass: their
+    own error, listing the known ones, comes when they are built)."""
+    try:
+        factory = registry().get(kind, name).factory
+    except GfcError:
+        return True
+    return "root" in inspect.signature(factory).parameters
     name, _, rest = text.partition(":")
     if not rest:
         return {"type": name}

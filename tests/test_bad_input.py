@@ -517,3 +517,40 @@ def test_an_odd_disable_plugins_value_is_one_line_not_ignored():
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["error: GFC_KIT_DISABLE_PLUGINS='maybe': use 1 to load only the "
                                                 "built-ins, or 0 (or leave it unset) to load installed plugins"]
+
+
+def _photo(tmp_path: Path, size: tuple[int, int] = (64, 64), hole: bool | None = None) -> tuple[Path, Path]:
+    """A photo of ``size`` and a mask: a box hole, or all hole (``True``)."""
+    photo, mask = tmp_path / "photo.png", tmp_path / "mask.png"
+    Image.fromarray(np.full((size[1], size[0], 3), 120, np.uint8)).save(photo)
+    holes = np.zeros((size[1], size[0]), np.uint8)
+    holes[size[1] // 4:size[1] // 2 + 1, size[0] // 4:size[0] // 2 + 1] = 255
+    Image.fromarray(np.full_like(holes, 255) if hole else holes).save(mask)
+    return photo, mask
+
+
+@pytest.mark.parametrize("option, value, culprits", [
+    ("--blend", "feather:width=", ["--blend", "'width='", "no value"]),
+    ("--blend", ":width=3", ["--blend", "needs a component name"]),
+    ("--refine", "residual:strength", ["--refine", "'strength'", "not key=value"]),
+    ("--refine", "residual:strength=2,,band=1", ["--refine", "not key=value"]),
+])
+def test_malformed_component_specs_are_one_line(tmp_path, option, value, culprits):
+    photo, mask = _photo(tmp_path)
+    result, _ = invoke(["complete", "--model", "gfc_celeba_cpu", "--input", photo, "--mask", mask, option, value,
+                        "--output", tmp_path / "out"])
+    assert_input_error(result, culprits)
+
+
+def test_a_data_folder_that_does_not_exist_is_named_as_a_folder(tmp_path):
+    result, _ = invoke(["evaluate", "--model", "gfc_celeba_cpu", "--data", tmp_path / "no_such" / "photos",
+                        "--output", tmp_path / "report"])
+    assert_input_error(result, ["--data", str(tmp_path / "no_such" / "photos"), "no such folder"])
+
+
+@pytest.mark.parametrize("size, whole, culprit", [((1, 1), True, "1×1 px"), ((5, 40), False, "5×40 px")])
+def test_degenerate_photos_are_one_line(tmp_path, size, whole, culprit):
+    photo, mask = _photo(tmp_path, size, whole)
+    result, _ = invoke(["complete", "--model", "gfc_celeba_cpu", "--input", photo, "--mask", mask,
+                        "--output", tmp_path / "out"])
+    assert_input_error(result, ["photo.png", culprit])

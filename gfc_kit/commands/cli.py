@@ -142,7 +142,7 @@ def _component(kind: str, text: str, option: str) -> Any:
     """The ``kind`` component an option names (``name`` or ``name:key=value,...``)."""
     from gfc_kit.factory import create, parse_spec
 
-    spec = parse_spec(text, option)
+    spec = parse_spec(text, option, kind)
     name = spec.pop("type")
     try:
         return create(kind, name, **spec)

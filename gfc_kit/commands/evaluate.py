@@ -123,11 +123,11 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
             notes.append("Telea and Navier-Stokes were left out: OpenCV is not installed (pip install 'gfc-kit[opencv]').")
     for text in split_specs(completers):
         if text != "none":
-            spec = parse_spec(text, "--completers")
+            spec = parse_spec(text, "--completers", "completer")
             chosen[spec["type"]] = build("completer", spec, ("--completers",))
     if not chosen:
         raise GfcError("nothing to evaluate: give --run RUN_DIR and/or --completers")
-    scorers = [build("metric", parse_spec(t, "--metrics"), ("--metrics",)) for t in split_specs(metrics)]
+    scorers = [build("metric", parse_spec(t, "--metrics", "metric"), ("--metrics",)) for t in split_specs(metrics)]
     parser, parser_note = choose_parser(parser_run, runs)
     fid = FrechetDistance(fid_weights) if fid_weights is not None else None
     evaluator = Evaluator(dataset, samplers, chosen, scorers, parser, seed, limit, batch_size, fid=fid,

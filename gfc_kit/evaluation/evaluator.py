@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from gfc_kit.errors import GfcError
 from gfc_kit.interfaces import PARSING_CLASSES, Completer, MaskSampler
 
 
@@ -178,7 +179,7 @@ def mask_spec(text: str) -> tuple[str, dict[str, Any]]:
 
     if text in REGIONS:
         return text, {"type": "regions", "region": text}
-    spec = parse_spec(text, "--masks")
+    spec = parse_spec(text, "--masks", "mask_sampler")
     name = spec["type"] if text.partition(":")[0] == text or "root" in spec else text
     return name, spec
 
@@ -189,7 +190,10 @@ def data_spec(text: str) -> dict[str, Any]:
 
     if Path(text).is_dir():
         return {"type": "image_folder", "root": text}
-    return parse_spec(text, "--data")
+    name = text.partition(":")[0]
+    if not text.lstrip().startswith("{") and ("/" in name or "\\" in name or name.startswith((".", "~"))):
+        raise GfcError(f"--data {text}: no such folder")  # a path, not a dataset's name
+    return parse_spec(text, "--data", "dataset")
 
 
 class FrechetDistance:

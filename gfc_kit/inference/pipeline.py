@@ -37,6 +37,8 @@ OVERSAMPLE = 4
 back changes no pixel by more than about 2/255 (measured on CelebA-HQ faces, rotations to 30°)."""
 MAX_SIDE = 2048
 
+MIN_SIDE = 8
+"""The smallest photo side completed: below it no blender, refiner or crop has pixels to work with."""
 CROP_MARGIN = 128
 """``--crop hole``: known pixels kept around each group of holes (IOPaint's default margin)."""
 CROP_TRIGGER = 800
@@ -95,6 +97,9 @@ class PhotoCompleter:
         if hole is not None and hole.shape != photo.shape[:2]:
             raise GfcError(f"{name}: the hole is {hole.shape[1]}×{hole.shape[0]}, the photo "
                            f"{photo.shape[1]}×{photo.shape[0]}; give a hole of the photo's size")
+        if min(photo.shape[:2]) < MIN_SIDE:
+            raise GfcError(f"{name}: the photo is {photo.shape[1]}×{photo.shape[0]} px; gfc-kit completes photos of "
+                           f"at least {MIN_SIDE}×{MIN_SIDE}")
         if hole is not None and not hole.any():
             raise GfcError(f"{name}: the mask has no hole pixel (white, or 1, marks the hole)")
         if self.aligner is None and self.crop in ("hole", "original"):

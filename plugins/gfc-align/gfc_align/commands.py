@@ -84,7 +84,7 @@ def _layout(model: str | None, run_dir: Path | None) -> FaceLayout:
 def _aligner(text: str) -> Any:
     from gfc_kit.factory import create, parse_spec
 
-    spec = parse_spec(text, "--align")
+    spec = parse_spec(text, "--align", "aligner")
     return create("aligner", spec.pop("type"), **spec)
 
 
