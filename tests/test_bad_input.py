@@ -554,3 +554,32 @@ def test_degenerate_photos_are_one_line(tmp_path, size, whole, culprit):
     result, _ = invoke(["complete", "--model", "gfc_celeba_cpu", "--input", photo, "--mask", mask,
                         "--output", tmp_path / "out"])
     assert_input_error(result, ["photo.png", culprit])
+
+
+OUTPUT_UNDER_A_FILE = {
+    "run": lambda t, p, m: ["run", "quickstart", "--smoke", "--output", t / "a_file" / "run"],
+    "complete": lambda t, p, m: ["complete", "--model", "gfc_celeba_cpu", "--input", p, "--mask", m,
+                                 "--output", t / "a_file" / "out"],
+    "evaluate": lambda t, p, m: ["evaluate", "--model", "gfc_celeba_cpu", "--data", "synthetic_faces:length=2",
+                                 "--output", t / "a_file" / "report"],
+    "export": lambda t, p, m: ["export", "--model", "gfc_celeba_cpu", "--output", t / "a_file" / "model"],
+    "export_onnx": lambda t, p, m: ["export", "--model", "gfc_celeba_cpu", "--format", "onnx",
+                                    "--output", t / "a_file" / "m.onnx"],
+    "recipe_preview": lambda t, p, m: ["recipe", "preview", "quickstart", "--output", t / "a_file" / "p.png"],
+}
+
+
+@pytest.mark.parametrize("command", OUTPUT_UNDER_A_FILE.values(), ids=OUTPUT_UNDER_A_FILE.keys())
+def test_an_output_under_a_file_is_one_line_before_any_work(tmp_path, command):
+    (tmp_path / "a_file").write_text("not a folder")
+    photo, mask = _photo(tmp_path)
+    result, seconds = invoke(command(tmp_path, photo, mask))
+    assert_input_error(result, ["--output", "a_file"])
+    assert seconds < FAST_S
+
+
+def test_an_output_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "report").write_text("a file")
+    result, _ = invoke(["evaluate", "--model", "gfc_celeba_cpu", "--data", "synthetic_faces:length=2",
+                        "--output", tmp_path / "report"])
+    assert_input_error(result, ["--output", "is a file, not a folder"])

@@ -97,11 +97,14 @@ def test_batch_is_dynamic_and_so_are_the_sides_of_fully_convolutional_models(exp
 @pytest.mark.parametrize("args, message", [
     (["--format", "onnx", "--output", "m.onnx"], "give one of RUN_DIR or --model NAME"),
     (["--model", "gfc_celeba_cpu", "--format", "onnx", "--output", "m.pt"], "give a name ending in .onnx"),
-    (["--model", "gfc_celeba_cpu", "--format", "onnx", "--output", "missing/m.onnx"], "does not exist"),
+    (["--model", "gfc_celeba_cpu", "--format", "onnx", "--output", "a_file/m.onnx"], "a_file on its path is a file"),
+    (["--model", "gfc_celeba_cpu", "--format", "onnx", "--output", "a_folder.onnx"], "is a folder"),
     (["--model", "no_such_model", "--format", "onnx", "--output", "m.onnx"], "no_such_model"),
 ])
 def test_bad_export_arguments_are_one_line_errors(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_folder.onnx").mkdir()
     result = CliRunner().invoke(cli, ["export", *args])
     assert result.exit_code == 2 and message in result.output, result.output
     assert "Traceback" not in result.output

@@ -88,6 +88,9 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
                        full_resolution: FullResolution | None = None) -> Path:
     """Everything ``gfc-kit evaluate`` does; returns the path of ``report.md``."""
     from gfc_kit.evaluation import full_resolution as full
+    from gfc_kit.outputs import output_folder
+
+    output_folder(output)  # before any image is completed
 
     samplers: dict[str, Any] = {}
     if full_resolution is None:

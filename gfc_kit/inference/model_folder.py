@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from gfc_kit.errors import GfcError
+from gfc_kit.outputs import output_folder
 from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 
@@ -102,10 +103,8 @@ def export_model(run: str | Path, output: str | Path, dtype: Literal["fp32", "fp
 
     run, output = Path(run), Path(output)
     meta = read_model_json(run)
-    if output.exists() and not output.is_dir():
-        raise GfcError(f"--output {output}: is a file, not a folder; choose another")
     cast = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
-    output.mkdir(parents=True, exist_ok=True)
+    output_folder(output)
     written = []
     names = ["generator"] + (["parser"] if parser and "parser" in meta else [])
     for name in names:

@@ -27,6 +27,7 @@ import torch
 from gfc_kit import __version__
 from gfc_kit.errors import GfcError
 from gfc_kit.interfaces import size_multiple, takes_mask
+from gfc_kit.outputs import output_file
 
 OPSET = 18
 """The ONNX opset written: the one torch's exporter targets natively (ONNX Runtime ≥ 1.14 runs it)."""
@@ -58,11 +59,7 @@ def export_onnx(generator: torch.nn.Module, meta: dict[str, Any], output: Path, 
         import onnx
     except ImportError:
         raise GfcError("--format onnx needs onnx, onnxscript and onnxruntime: pip install -e '.[onnx]'") from None
-    output = Path(output)
-    if output.is_dir():
-        raise GfcError(f"--output {output}: is a folder; give the .onnx file to write")
-    if not output.parent.is_dir():
-        raise GfcError(f"--output {output}: its folder {output.parent} does not exist")
+    output = output_file(output)
     graph = GeneratorGraph(copy.deepcopy(generator).float().to(memory_format=torch.contiguous_format)).eval()
     size, multiple = meta["image_size"], size_multiple(generator)
     example = (torch.rand(2, 3, size, size) * 2 - 1, (torch.rand(2, 1, size, size) > 0.7).float())

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from gfc_kit.errors import GfcError
+from gfc_kit.outputs import output_folder
 from gfc_kit.imaging import IMAGE_SUFFIXES, list_images
 from gfc_kit.inference.pipeline import PhotoCompleter, as_rgb8
 
@@ -143,14 +144,12 @@ def complete_files(photos: PhotoCompleter, inputs: Path, output: Path, mask: Pat
     still completed (without ``on_error`` the first failure is raised)."""
     if not inputs.exists():
         raise GfcError(f"--input {inputs}: no such file or folder")
-    if output.exists() and not output.is_dir():
-        raise GfcError(f"--output {output}: is a file, not a folder; choose another")
     if mask is not None and not mask.exists():
         raise GfcError(f"--mask {mask}: no such file or folder")
     if mask is not None and inputs.is_file() and mask.is_dir():
         mask = mask_for(inputs, mask)
     files = [inputs] if inputs.is_file() else list_images(inputs)
-    output.mkdir(parents=True, exist_ok=True)
+    output_folder(output)
     stems = Counter(p.stem for p in files)
     for path in files:  # a.jpg and a.png in one folder become a_jpg.png and a_png.png
         name = path.stem if stems[path.stem] == 1 else f"{path.stem}_{path.suffix.lstrip('.').lower()}"

@@ -38,6 +38,7 @@ from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import FaceLayout
 from gfc_kit.factory import build
 from gfc_kit.interfaces import StepContext, composite, generator_input, size_multiple, takes_mask
+from gfc_kit.outputs import output_folder
 from gfc_kit.plugins import hooks, registry
 from gfc_kit.recipe import DiscriminatorSpec, Recipe, Stage, dump
 from gfc_kit.registry import loss_inputs
@@ -158,10 +159,7 @@ class Trainer:
             raise GfcError(f"{recipe_file}: the run was started with a different recipe; "
                            "resume with the same recipe and --set values, or start a new run with --output")
         if self.rt.main:
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise GfcError(f"output: cannot create {out}: {exc.strerror}") from None
+            output_folder(out)  # a file on its path, no permission: one line, before any data is read
 
     def _build_datasets(self) -> dict[str, Dataset]:
         """Every dataset the run reads (``train``, ``val`` when set, ``parsing`` for a parser
@@ -658,9 +656,7 @@ def smoke_test(recipe: Recipe, output: Path | None) -> tuple[Recipe, Path]:
         output = recipe.output_dir.with_name(recipe.output_dir.name + "-smoke")
         if (output / SMOKE_MARK).is_file():
             shutil.rmtree(output)
-    if output.exists() and not output.is_dir():
-        raise GfcError(f"output: {output} is a file, not a folder; choose another with --output")
-    output.mkdir(parents=True, exist_ok=True)
+    output_folder(output)
     (output / SMOKE_MARK).write_text("a --smoke run; replaced by the next one\n")
     return smoke, output
 

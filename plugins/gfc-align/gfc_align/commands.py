@@ -19,6 +19,7 @@ from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import FaceLayout
 from gfc_kit.inference.model_folder import DEFAULT_MODEL
 from gfc_kit.interfaces import Face
+from gfc_kit.outputs import output_folder
 
 TRANSFORMS = "transforms.json"
 """The file beside the crops that the ``aligned_faces`` dataset reads."""
@@ -43,7 +44,7 @@ def register(cli: click.Group) -> None:
         layout = _layout(model, run_dir)
         aligner = _aligner(align_spec)
         photos = _photos(inputs)
-        output.mkdir(parents=True, exist_ok=True)
+        output_folder(output)
         crops: dict[str, Any] = {}
         failed = 0
         for stem, path in _stems(photos):

@@ -24,6 +24,7 @@ from PIL import Image
 
 from gfc_kit.errors import GfcError
 from gfc_kit.imaging import list_images
+from gfc_kit.outputs import output_folder
 from gfc_scenes.datasets import photo_split
 from gfc_scenes.lama_masks import LamaMasks
 
@@ -68,10 +69,7 @@ def write_mask_set(source: Path | list[Path], output: Path, preset: str, resolut
             raise GfcError(f"--input {', '.join(map(str, sources))}: no photo is in the {split!r} split")
     photos = photos[:limit]
     sampler = LamaMasks(preset, resolution)
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GfcError(f"--output {output}: cannot create it: {exc.strerror}") from None
+    output_folder(output)
     lines = []
     for photo in photos:
         relative = photo.relative_to(base) if len(sources) == 1 else photo.absolute().relative_to(base)
