@@ -62,6 +62,8 @@ class FaceLayout:
         except (KeyError, TypeError, ValueError) as exc:
             raise GfcError(f"{where}: face_layout needs a name and {len(POINT_NAMES)} [x, y] points "
                            f"({type(exc).__name__}: {exc})") from None
+        except GfcError as exc:
+            raise GfcError(f"{where}: {exc}") from None
 
     def transform(self, landmarks: np.ndarray) -> np.ndarray:
         """The similarity (rotation, uniform scale, shift) as a 2×3 matrix that takes photo pixels to

@@ -583,3 +583,41 @@ def test_an_output_that_is_a_file_is_one_line(tmp_path):
     result, _ = invoke(["evaluate", "--model", "gfc_celeba_cpu", "--data", "synthetic_faces:length=2",
                         "--output", tmp_path / "report"])
     assert_input_error(result, ["--output", "is a file, not a folder"])
+
+
+@pytest.mark.parametrize("change, culprit", [
+    ({"hole_fill": "bogus"}, "hole_fill"), ({"image_size": 0}, "image_size"), ({"max_side": "big"}, "max_side"),
+    ({"face_layout": {"name": "x", "points": [[1, 2]]}}, "5 (x, y) points"), ({"face_layout": "celeba"}, "face_layout"),
+])
+def test_invalid_values_in_a_model_json_name_the_file_and_key(tmp_path, change, culprit):
+    from gfc_kit.inference import pretrained_models
+
+    folder = tmp_path / "model"
+    shutil.copytree(pretrained_models()["gfc_celeba_cpu"], folder)
+    meta = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**meta, **change}))
+    photo, mask = _photo(tmp_path)
+    result, _ = invoke(["complete", "--run", folder, "--input", photo, "--mask", mask, "--output", tmp_path / "out"])
+    assert_input_error(result, [str(folder / "model.json"), culprit])
+
+
+def _resnet_weights(path: Path, encoder: str) -> Path:
+    import timm
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in timm.create_model(encoder).state_dict().items()}, str(path))
+    return path
+
+
+@pytest.mark.parametrize("weights, culprit", [
+    (lambda t: write(t / "corrupt.safetensors", b"garbage" * 10), "not a readable safetensors file"),
+    (lambda t: write(t / "photo.pth", b"\x89PNG not weights"), "not a readable weights file"),
+    (lambda t: _resnet_weights(t / "r34.safetensors", "resnet34"), "not weights of resnet18"),
+    (lambda t: _resnet_weights(t / "mnv3.safetensors", "mobilenetv3_small_050"), "not weights of resnet18"),
+])
+def test_corrupt_or_foreign_encoder_weights_are_refused_before_training(tmp_path, weights, culprit):
+    path = weights(tmp_path)
+    result, seconds = invoke(["run", "quickstart", "--smoke", "--output", tmp_path / "run", "--set",
+                              f"model.generator={{type: timm_generator, encoder: resnet18, weights: {path}}}"])
+    assert_input_error(result, [str(path), culprit])
+    assert seconds < FAST_S and not (tmp_path / "run" / "checkpoints").exists()

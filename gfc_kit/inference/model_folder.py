@@ -10,11 +10,12 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
 
 from gfc_kit.errors import GfcError
-from gfc_kit.outputs import output_folder
 from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
+from gfc_kit.outputs import output_folder
 
 
 DEFAULT_MODEL = "gfc_celeba_128"
@@ -44,7 +45,27 @@ def read_model_json(folder: Path) -> dict[str, Any]:
     if not isinstance(meta, dict) or not isinstance(meta.get("generator"), dict) or "type" not in meta["generator"] \
             or not isinstance(meta.get("image_size"), int):
         raise GfcError(f"{path}: needs 'generator' (a component entry with 'type') and 'image_size' (an integer)")
+    try:
+        ModelJson.model_validate(meta)
+    except ValidationError as exc:
+        problems = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise GfcError("\n".join(problems)) from None
+    face_layout(meta, path)  # a malformed layout is named here, not at the first photo
     return meta
+
+
+class ModelJson(BaseModel):
+    """The keys of ``model.json`` gfc-kit reads, typed; other keys (the recipe's name, the parser's
+    entry, notes a plugin adds) pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    image_size: PositiveInt
+    hole_fill: Literal["noise", "zero", "mean", "telea"] = "noise"
+    fully_convolutional: bool | None = None
+    size_multiple: PositiveInt | None = None
+    max_side: PositiveInt | None = None
+    weights_dtype: Literal["fp32", "fp16", "bf16"] = "fp32"
 
 
 def face_layout(meta: dict[str, Any], source: Path | str = "model.json") -> FaceLayout | None:

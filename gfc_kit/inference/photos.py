@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from gfc_kit.errors import GfcError
-from gfc_kit.outputs import output_folder
 from gfc_kit.imaging import IMAGE_SUFFIXES, list_images
 from gfc_kit.inference.pipeline import PhotoCompleter, as_rgb8
+from gfc_kit.outputs import output_folder
 
 _EXIF_ORIENTATION = 0x0112
 

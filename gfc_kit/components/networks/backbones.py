@@ -72,6 +72,49 @@ def check_weights(weights: Path | None) -> None:
                        "gfc-kit never downloads them)")
 
 
+def check_timm_weights(weights: Path, encoder: str) -> None:
+    """Refuse a weights file that cannot be read or was made for another network, before timm loads
+    it: timm keeps the tensors that fit and drops the rest, so resnet34's weights would go into a
+    resnet18 unremarked. The classifier head may differ (a model fine-tuned for other classes)."""
+    import timm
+
+    state = read_weight_file(Path(weights))
+    model = timm.create_model(encoder, pretrained=False)
+    heads = model.pretrained_cfg.get("classifier") or ()
+    heads = (heads,) if isinstance(heads, str) else tuple(heads)
+    body = {k: v for k, v in model.state_dict().items() if not k.startswith(tuple(f"{h}." for h in heads))}
+    for key, tensor in body.items():
+        if key not in state:
+            raise GfcError(f"{weights}: not weights of {encoder}: the file has no {key}")
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise GfcError(f"{weights}: not weights of {encoder}: {key} is {tuple(state[key].shape)} in the "
+                           f"file, {tuple(tensor.shape)} in {encoder}")
+    extra = [k for k in state if k not in body and not k.startswith(tuple(f"{h}." for h in heads))]
+    if extra:
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise GfcError(f"{weights}: not weights of {encoder}: the file has {extra[0]}{more}, which {encoder} lacks")
+
+
+def read_weight_file(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from a ``.safetensors`` file or a PyTorch ``.pth``/``.pt``/``.bin`` file (tensors
+    only, never code; a ``state_dict`` or ``model`` entry is unwrapped), as one error line otherwise."""
+    from gfc_kit.training.checkpoint import read_safetensors
+
+    if path.suffix == ".safetensors":
+        return read_safetensors(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # pickle, zip and torch errors alike; their texts are about torch.load, not the file
+        raise GfcError(f"{path}: not a readable weights file (a .safetensors file, or a PyTorch state dict saved "
+                       "with torch.save)") from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise GfcError(f"{path}: holds no state dict of tensors")
+    return state
+
+
 def _block(inputs: int, outputs: int) -> nn.Sequential:
     """Two 3×3 conv + BatchNorm + ReLU: the decoder's unit (as smp's U-Net decoder)."""
     return nn.Sequential(
@@ -118,6 +161,8 @@ class TimmGenerator(nn.Module):
         import timm
 
         check_weights(weights)
+        if weights is not None:
+            check_timm_weights(weights, encoder)
         self.image_size = image_size
         self.mask_channel = mask_channel
         options = {"pretrained_cfg_overlay": {"file": str(weights)}} if weights is not None else {}
