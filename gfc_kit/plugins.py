@@ -218,7 +218,7 @@ def _import(ep: EntryPoint) -> Any:
     """The entry point's module, or ``None`` (and a reported problem) when it fails to import."""
     try:
         return ep.load()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plugin's sys.exit on import must not end every command
         _problem(f"plugin {ep.name!r} ({_distribution(ep)}, entry point {ep.value!r}) failed to import: "
                  f"{type(exc).__name__}: {exc}; uninstall it, or set GFC_KIT_PLUGINS to the plugins you want")
         return None

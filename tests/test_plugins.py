@@ -124,10 +124,11 @@ def installed(tmp_path, monkeypatch, fresh_plugins):
             registry.add("mask_sampler", "ring", Ring)
     """)
     install("gfc-broken", "gfc_broken", "import not_a_module_anywhere\n")
+    install("gfc-exits", "gfc_exits", "import sys\nsys.exit('no GPU, bye')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("GFC_KIT_DISABLE_PLUGINS")
     yield monkeypatch
-    for module in ("gfc_rings", "gfc_broken"):
+    for module in ("gfc_rings", "gfc_broken", "gfc_exits"):
         sys.modules.pop(module, None)
 
 
@@ -141,6 +142,13 @@ def test_a_plugin_that_fails_to_import_is_named(installed, fresh_plugins):
     assert fresh_plugins.registry().get("mask_sampler", "ring").source == "gfc-rings 0.3"  # the others load
     [problem] = fresh_plugins.problems()
     assert re.match(r"plugin 'gfc_broken' \(gfc-broken 0.3.*failed to import", problem)
+
+
+def test_a_plugin_that_exits_on_import_is_named_and_the_rest_still_works(installed, fresh_plugins):
+    installed.setenv("GFC_KIT_PLUGINS", "gfc_rings,gfc_exits")
+    assert fresh_plugins.registry().get("mask_sampler", "ring").source == "gfc-rings 0.3"
+    [problem] = fresh_plugins.problems()
+    assert re.match(r"plugin 'gfc_exits' \(gfc-exits 0.3.*failed to import: SystemExit: no GPU, bye", problem)
 
 
 def test_disable_plugins_keeps_only_builtins(installed, fresh_plugins):
