@@ -102,13 +102,15 @@ def registry() -> Registry:
     for impl in reversed(pm.hook.gfc_register.get_hookimpls()):  # pluggy's own call order
         source = _sources.get(impl.plugin_name, impl.plugin_name)
         try:
-            with reg.adding_as(source):
+            with reg.adding_as(source, impl.plugin_name):
                 impl.function(*(reg for _ in impl.argnames))
         except Exception as exc:
             if _sources.get(impl.plugin_name) == "built-in":
                 raise  # a bug in gfc-kit itself
             what = str(exc) if isinstance(exc, RegistrationError) else f"{type(exc).__name__}: {exc}"
             _problem(f"plugin {source!r} failed in gfc_register: {what}")
+    for line in reg.refused:
+        _problem(line)
     reg.problems = [*_problems, *reg.clashes()]
     return reg
 

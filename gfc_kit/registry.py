@@ -83,6 +83,10 @@ class Entry:
         return (inspect.getdoc(self.factory) or "").split("\n", 1)[0]
 
 
+BUILT_IN = "built-in"
+"""The source of gfc-kit's own components: a plugin cannot register their names."""
+
+
 class Registry:
     """Name → factory, per kind, and name → model folder. Nothing is ever silently replaced: a name
     registered twice is a clash, reported naming both plugins when that name is used (and by
@@ -95,6 +99,11 @@ class Registry:
         self._models: dict[str, ModelEntry] = {}
         self._clashes: dict[tuple[str, str], list[str]] = {}
         self._source = "unknown"
+        self._plugin: str | None = None
+        self._plugins: dict[tuple[str, str], str | None] = {}
+        """The entry-point name of the plugin that added each component, for GFC_KIT_BLOCK hints."""
+        self.refused: list[str] = []
+        """Registrations refused because they would take a built-in's name (one line each)."""
         self.problems: list[str] = []
         """Plugin problems found while this registry was filled (set by :mod:`gfc_kit.plugins`)."""
 
@@ -116,6 +125,7 @@ class Registry:
             _check_loss(factory, where)
         if not self._clash(kind, name, self._entries):
             self._entries[kind, name] = Entry(kind, name, factory, self._source)
+            self._plugins[kind, name] = self._plugin
 
     def add_model(self, name: str, folder: str | Path) -> None:
         """Register the model folder ``folder`` (``model.json`` + ``*.safetensors``, as ``gfc-kit
@@ -128,6 +138,7 @@ class Registry:
             raise RegistrationError(f"{where}: {folder} has no model.json")
         if not self._clash("model", name, self._models):
             self._models[name] = ModelEntry(name, folder, self._source)
+            self._plugins["model", name] = self._plugin
 
     def _clash(self, kind: str, name: str, table: dict) -> bool:
         """Record a second registration of ``name`` as a clash (the name then works for neither)."""
@@ -137,6 +148,17 @@ class Registry:
             return True
         existing = table.get(name if kind == "model" else key)
         if existing is None:
+            return False
+        if BUILT_IN in (existing.source, self._source) and existing.source != self._source:
+            # the built-in keeps its name, whichever registered first
+            plugin, source = ((self._plugin, self._source) if existing.source == BUILT_IN
+                              else (self._plugins.get(key), existing.source))
+            block = f", or leave the plugin out with GFC_KIT_BLOCK={plugin}" if plugin else ""
+            self.refused.append(f"{kind} {name!r} is a built-in name: plugin {source!r} may not take it; the "
+                                f"built-in keeps it and the plugin's is left out (rename it in the plugin{block})")
+            if existing.source == BUILT_IN:
+                return True
+            del table[name if kind == "model" else key]
             return False
         self._clashes[key] = [existing.source, self._source]
         del table[name if kind == "model" else key]
@@ -164,13 +186,15 @@ class Registry:
         return [self._models[n] for n in sorted(self._models)]
 
     @contextlib.contextmanager
-    def adding_as(self, source: str) -> Iterator[Registry]:
-        """Within the block, :meth:`add` records ``source`` as the plugin that added a component."""
-        previous, self._source = self._source, source
+    def adding_as(self, source: str, plugin: str | None = None) -> Iterator[Registry]:
+        """Within the block, :meth:`add` records ``source`` as the plugin that added a component
+        (``plugin``: its entry-point name, which ``GFC_KIT_BLOCK`` takes)."""
+        previous = self._source, self._plugin
+        self._source, self._plugin = source, plugin
         try:
             yield self
         finally:
-            self._source = previous
+            self._source, self._plugin = previous
 
     def get(self, kind: str, name: str, where: str = "") -> Entry:
         """The entry for ``(kind, name)``; an unknown one raises with close matches."""

@@ -34,13 +34,33 @@ def test_get_returns_what_was_added_with_its_source():
 
 
 def test_a_duplicate_names_both_sources_when_used():
-    registry = make("built-in")
+    registry = make("gfc-squares 0.1")
     with registry.adding_as("gfc-rings 0.2"):
         registry.add("mask_sampler", "square", Square)
-    with pytest.raises(RegistrationError, match=r"registered twice: by 'built-in' and by 'gfc-rings 0.2'"):
+    with pytest.raises(RegistrationError, match=r"registered twice: by 'gfc-rings 0.2' and by 'gfc-squares 0.1'"):
         registry.get("mask_sampler", "square")
-    assert registry.clashes() == ["mask_sampler 'square' is registered twice: by 'built-in' and by 'gfc-rings 0.2'; "
-                                  "uninstall one of them"]
+    assert registry.clashes() == ["mask_sampler 'square' is registered twice: by 'gfc-rings 0.2' and by "
+                                  "'gfc-squares 0.1'; uninstall one of them"]
+
+
+def test_a_plugin_cannot_take_a_built_in_name():
+    class Ring:
+        pass
+
+    registry = make("built-in")
+    with registry.adding_as("gfc-rings 0.2", "gfc_rings"):
+        registry.add("mask_sampler", "square", Ring)
+    assert registry.get("mask_sampler", "square").factory is Square  # the built-in keeps its name
+    assert registry.clashes() == []
+    assert registry.refused == ["mask_sampler 'square' is a built-in name: plugin 'gfc-rings 0.2' may not take it; "
+                                "the built-in keeps it and the plugin's is left out (rename it in the plugin, or "
+                                "leave the plugin out with GFC_KIT_BLOCK=gfc_rings)"]
+    first = Registry()  # a plugin that registered first loses the name all the same
+    with first.adding_as("gfc-rings 0.2", "gfc_rings"):
+        first.add("mask_sampler", "square", Ring)
+    with first.adding_as("built-in"):
+        first.add("mask_sampler", "square", Square)
+    assert first.get("mask_sampler", "square").factory is Square and first.refused == registry.refused
 
 
 @pytest.mark.parametrize(
