@@ -170,9 +170,12 @@ def test_one_step_of_each_stage_changes_only_what_it_trains(tmp_path, stage, tra
     before = {name: weights(trainer.modules[name]) for name in NETWORKS}
     values = trainer.step(batch, spec, step_generator(0, 1))
     assert {name for name in NETWORKS if changed(before[name], trainer.modules[name])} == trained
+    discriminators = {n for n in trained if n.startswith("discriminator.")}
     expected = {"parser"} if spec.train == "parser" else {*spec.losses, "total"} | (
-        {"discriminator"} if "local_adversarial" in spec.losses else set())
-    assert set(values) == expected
+        {"discriminator", *discriminators} if discriminators else set())
+    assert set(values) == expected  # one value per discriminator beside their sum
+    if discriminators:
+        assert float(values["discriminator"]) == pytest.approx(sum(float(values[n]) for n in discriminators))
     assert all(math.isfinite(float(v)) for v in values.values())
 
 

@@ -463,7 +463,7 @@ class Trainer:
         adversarial = [t for t in terms if t.inputs == "adversarial"]
         values: dict[str, torch.Tensor] = {}
         if adversarial:
-            values["discriminator"] = self._discriminator_step(adversarial, image, mask, output, context.composite)
+            values.update(self._discriminator_step(adversarial, image, mask, output, context.composite))
         total = torch.zeros((), device=image.device)
         with self.rt.autocast():
             for term in terms:
@@ -476,21 +476,26 @@ class Trainer:
         return values
 
     def _discriminator_step(self, terms: list[Term], image: torch.Tensor, mask: torch.Tensor,
-                            output: torch.Tensor, comp: torch.Tensor) -> torch.Tensor:
+                            output: torch.Tensor, comp: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One update of every discriminator the stage's adversarial terms name; the values logged:
+        ``discriminator`` (their sum, what is minimised) and ``discriminator.NAME`` for each, so a
+        third discriminator can be watched on its own."""
         judges = [self.judges[t.discriminator] for t in terms]
         for judge in judges:
             judge.module.requires_grad_(True)
-        loss = torch.zeros((), device=image.device)
+        each: dict[str, torch.Tensor] = {}
         with self.rt.autocast():
             for term, judge in zip(terms, judges):
                 fake = (output if judge.spec.fake == "output" else comp).detach()
                 logits = judge(torch.cat([image, fake]), torch.cat([mask, mask]))  # one pass over both
-                loss = loss + term.loss.discriminator(logits[: len(image)], logits[len(image):])
+                name = f"discriminator.{term.discriminator}"
+                each[name] = each.get(name, 0) + term.loss.discriminator(logits[: len(image)], logits[len(image):])
+        loss = sum(each.values())
         _check_finite({"discriminator": loss})
         self._update("discriminator", loss, [j.module for j in judges])
         for judge in judges:
             judge.module.requires_grad_(False)  # the generator step needs gradients through them, not of them
-        return loss.detach()
+        return {"discriminator": loss.detach(), **{name: value.detach() for name, value in each.items()}}
 
     def step_context(self, batch: dict[str, Any], mask: torch.Tensor, output: torch.Tensor) -> StepContext:
         """What the generator's losses read in a step: the batch, its holes, the generator's output,
