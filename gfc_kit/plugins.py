@@ -102,7 +102,7 @@ def registry() -> Registry:
     for impl in reversed(pm.hook.gfc_register.get_hookimpls()):  # pluggy's own call order
         source = _sources.get(impl.plugin_name, impl.plugin_name)
         try:
-            with reg.adding_as(source, impl.plugin_name):
+            with reg.all_or_nothing(), reg.adding_as(source, impl.plugin_name):
                 impl.function(*(reg for _ in impl.argnames))
         except Exception as exc:
             if _sources.get(impl.plugin_name) == "built-in":

@@ -129,13 +129,13 @@ class Registry:
 
     def add_model(self, name: str, folder: str | Path) -> None:
         """Register the model folder ``folder`` (``model.json`` + ``*.safetensors``, as ``gfc-kit
-        export`` writes) as ``name``, for ``--model NAME`` and ``ModelCompleter.pretrained(NAME)``."""
+        export`` writes) as ``name``, for ``--model NAME`` and ``ModelCompleter.pretrained(NAME)``.
+        The folder may not exist yet (a plugin registering the model its own recipe will train):
+        ``gfc-kit models`` lists it as missing, and using it says where it is expected."""
         folder = Path(folder)
         where = f"plugin {self._source!r} registering model {name!r}"
         if not _NAME.match(name):
             raise RegistrationError(f"{where}: names are lower snake_case")
-        if not (folder / "model.json").is_file():
-            raise RegistrationError(f"{where}: {folder} has no model.json")
         if not self._clash("model", name, self._models):
             self._models[name] = ModelEntry(name, folder, self._source)
             self._plugins["model", name] = self._plugin
@@ -184,6 +184,18 @@ class Registry:
 
     def models(self) -> list[ModelEntry]:
         return [self._models[n] for n in sorted(self._models)]
+
+    @contextlib.contextmanager
+    def all_or_nothing(self) -> Iterator[Registry]:
+        """What a plugin's ``gfc_register`` adds within the block stays only if the block completes:
+        a plugin that fails halfway leaves nothing of itself behind."""
+        saved = (dict(self._entries), dict(self._models), {k: list(v) for k, v in self._clashes.items()},
+                 list(self.refused), dict(self._plugins))
+        try:
+            yield self
+        except BaseException:
+            self._entries, self._models, self._clashes, self.refused, self._plugins = saved
+            raise
 
     @contextlib.contextmanager
     def adding_as(self, source: str, plugin: str | None = None) -> Iterator[Registry]:

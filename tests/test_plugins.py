@@ -160,3 +160,36 @@ def test_gfc_kit_plugins_naming_a_missing_entry_point_is_an_error(installed, fre
     installed.setenv("GFC_KIT_PLUGINS", "gfc_ringz")
     with pytest.raises(PluginLoadError, match="GFC_KIT_PLUGINS names gfc_ringz"):
         fresh_plugins.registry()
+
+
+def test_a_plugin_that_fails_halfway_through_registering_leaves_nothing_behind(fresh_plugins):
+    class Halfway:
+        @gfc_kit.hookimpl
+        def gfc_register(self, registry):
+            registry.add("mask_sampler", "ring", Ring)
+            raise RuntimeError("the second half is broken")
+
+    fresh_plugins.register(Halfway(), "halfway")
+    assert "mask_sampler:ring" not in gfc_kit.list_components()
+    [problem] = fresh_plugins.problems()
+    assert "plugin 'halfway' failed in gfc_register: RuntimeError: the second half is broken" in problem
+
+
+def test_a_model_may_be_registered_before_its_folder_exists(fresh_plugins, tmp_path):
+    from click.testing import CliRunner
+
+    from gfc_kit.commands import cli
+
+    class Trains:
+        @gfc_kit.hookimpl
+        def gfc_register(self, registry):
+            registry.add_model("to_be_trained", tmp_path / "runs" / "mine")
+
+    fresh_plugins.register(Trains(), "trains")
+    assert fresh_plugins.problems() == []
+    result = CliRunner().invoke(cli, ["models"])
+    assert result.exit_code == 0 and f"to_be_trained  missing: no model.json in {tmp_path / 'runs' / 'mine'}" in \
+        result.output
+    result = CliRunner().invoke(cli, ["complete", "--model", "to_be_trained", "--input", str(tmp_path),
+                                      "--box", "1,1,4,4"])
+    assert result.exit_code == 2 and str(tmp_path / "runs" / "mine") in result.output

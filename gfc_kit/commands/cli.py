@@ -290,6 +290,10 @@ def models() -> None:
     if not shipped:
         click.echo("no models: none ships with this version or an installed plugin")
     for entry in shipped:
+        if not (entry.folder / "model.json").is_file():
+            click.echo(f"{entry.name}  missing: no model.json in {entry.folder} yet (train or export it there)  "
+                       f"(from {entry.source})")
+            continue
         try:
             meta = read_model_json(entry.folder)
         except GfcError as exc:
