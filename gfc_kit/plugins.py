@@ -24,6 +24,7 @@ import importlib
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -70,6 +71,10 @@ _sources: dict[str, str] = {}
 
 _problems: list[str] = []
 """Plugins that failed to import or to register, one line each."""
+_warned: set[str] = set()
+"""Problems already logged: each is a warning once per process."""
+commands_of: dict[str, list[str]] = {}
+"""Plugin name → the subcommands its ``gfc_register_commands`` added (filled by the CLI)."""
 
 
 @functools.cache
@@ -112,6 +117,10 @@ def registry() -> Registry:
     for line in reg.refused:
         _problem(line)
     reg.problems = [*_problems, *reg.clashes()]
+    for line in reg.problems:  # once per process: gfc-kit prints them as "warning: ..." lines
+        if line not in _warned:
+            _warned.add(line)
+            log.warning("%s", line)
     return reg
 
 
@@ -121,9 +130,37 @@ def problems() -> list[str]:
 
 
 def _problem(line: str) -> None:
+    """Record a plugin problem; :func:`registry` warns of each once."""
     if line not in _problems:
         _problems.append(line)
-        log.warning("%s", line)
+
+
+@dataclass
+class PluginSummary:
+    """What one plugin brings, for ``gfc-kit plugins``."""
+
+    name: str
+    """Its entry-point name (what ``GFC_KIT_PLUGINS`` and ``GFC_KIT_BLOCK`` take)."""
+    source: str
+    components: list[str]
+    callbacks: list[str]
+    commands: list[str]
+    models: list[str]
+
+
+def plugin_summaries() -> list[PluginSummary]:
+    """Every registered plugin, built-ins first, with its components (``kind:name``), the lifecycle
+    hooks it implements, its subcommands and its models."""
+    pm, reg = plugin_manager(), registry()
+    summaries = []
+    for name, plugin in pm.list_name_plugin():
+        hooks_of = sorted(c.name for c in pm.get_hookcallers(plugin) or []
+                          if c.name not in ("gfc_register", "gfc_register_commands"))
+        summaries.append(PluginSummary(
+            name, _sources.get(name, name),
+            [f"{e.kind}:{e.name}" for e in reg if reg.plugin_of(e.kind, e.name) == name],
+            hooks_of, commands_of.get(name, []), [m.name for m in reg.models() if reg.plugin_of("model", m.name) == name]))
+    return sorted(summaries, key=lambda s: (s.source != "built-in", s.name))
 
 
 def register(plugin: Any, name: str) -> None:
@@ -151,6 +188,7 @@ def reset() -> None:
     plugin_manager.cache_clear()
     _sources.clear()
     _problems.clear()
+    _warned.clear()
 
 
 def plugins_disabled(env: Mapping[str, str] = os.environ) -> bool:

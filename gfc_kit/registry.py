@@ -185,6 +185,11 @@ class Registry:
     def models(self) -> list[ModelEntry]:
         return [self._models[n] for n in sorted(self._models)]
 
+    def plugin_of(self, kind: str, name: str) -> str | None:
+        """The entry-point name of the plugin that registered ``(kind, name)`` (``kind`` ``model``
+        for models), or ``None`` when unknown."""
+        return self._plugins.get((kind, name))
+
     @contextlib.contextmanager
     def all_or_nothing(self) -> Iterator[Registry]:
         """What a plugin's ``gfc_register`` adds within the block stays only if the block completes:

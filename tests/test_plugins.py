@@ -193,3 +193,20 @@ def test_a_model_may_be_registered_before_its_folder_exists(fresh_plugins, tmp_p
     result = CliRunner().invoke(cli, ["complete", "--model", "to_be_trained", "--input", str(tmp_path),
                                       "--box", "1,1,4,4"])
     assert result.exit_code == 2 and str(tmp_path / "runs" / "mine") in result.output
+
+
+def test_a_broken_plugin_is_one_warning_line_per_command_and_gfc_kit_plugins_lists_plugins(installed, fresh_plugins):
+    from click.testing import CliRunner
+
+    from gfc_kit.commands import cli
+
+    installed.setenv("GFC_KIT_PLUGINS", "gfc_rings,gfc_broken")
+    result = CliRunner().invoke(cli, ["models"])
+    assert result.exit_code == 0
+    mentions = [line for line in result.output.splitlines() if "gfc_broken" in line]
+    assert len(mentions) == 1 and mentions[0].startswith("warning: plugin 'gfc_broken'"), result.output
+    result = CliRunner().invoke(cli, ["plugins"])
+    mentions = [line for line in result.output.splitlines() if "failed to import" in line]
+    assert len(mentions) == 1 and mentions[0].startswith("warning: "), result.output
+    assert "  gfc_rings  (gfc-rings 0.3)  1 components" in result.output
+    assert "  metrics_log  (built-in)  callbacks: gfc_row_logged" in result.output

@@ -33,9 +33,28 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gfc-kit")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """gfc-kit: face completion (Generative Face Completion, CVPR 2017) as recipes and plugins."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _plugin_warnings_as_lines()
+    if ctx.invoked_subcommand != "plugins":  # which lists them itself
+        from gfc_kit.plugins import registry
+
+        registry()  # a broken plugin is said once, now, as a "warning:" line
+
+
+class _WarningLines(logging.Handler):
+    """Plugin problems as ``warning: …`` lines on stderr (click's current one)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
+def _plugin_warnings_as_lines() -> None:
+    plugin_log = logging.getLogger("gfc_kit.plugins")
+    plugin_log.handlers = [_WarningLines()]
+    plugin_log.propagate = False
 
 
 @cli.command()
@@ -317,6 +336,8 @@ def plugins(kind: str | None, as_json: bool) -> None:
 
     if kind is not None and kind not in registry().KINDS:
         raise GfcError(f"--kind {kind}: unknown kind; kinds are {', '.join(registry().KINDS)}")
+    from gfc_kit.plugins import plugin_summaries
+
     entries = [e for e in registry() if kind in (None, e.kind)]
     for problem in registry().problems:
         click.echo(f"warning: {problem}", err=True)
@@ -327,6 +348,18 @@ def plugins(kind: str | None, as_json: bool) -> None:
                 for e in entries]
         click.echo(json.dumps(rows, indent=2))
         return
+    if kind is None:
+        click.echo(click.style("plugins", bold=True))
+        summaries = plugin_summaries()
+        core = [p for p in summaries if p.source == "built-in" and not p.callbacks]
+        click.echo(f"  gfc-kit  (built-in)  {sum(len(p.components) for p in core)} components; "
+                   f"models: {', '.join(m for p in core for m in p.models) or 'none'}")
+        for plugin in (p for p in summaries if p not in core):
+            parts = [f"{len(plugin.components)} components" if plugin.components else "",
+                     f"callbacks: {', '.join(plugin.callbacks)}" if plugin.callbacks else "",
+                     f"commands: {', '.join(plugin.commands)}" if plugin.commands else "",
+                     f"models: {', '.join(plugin.models)}" if plugin.models else ""]
+            click.echo(f"  {plugin.name}  ({plugin.source})  " + ("; ".join(p for p in parts if p) or "nothing"))
     for k in [kind] if kind else registry().KINDS:
         click.echo(click.style(k, bold=True))
         of_kind = [e for e in entries if e.kind == k]
@@ -411,19 +444,24 @@ def add_plugin_commands(group: click.Group) -> None:
     if not installed_entry_points():
         return
 
+    from gfc_kit.plugins import commands_of
+
     builtin = set(group.commands)
-    staging = click.Group()
     for impl in hooks().gfc_register_commands.get_hookimpls():
+        staging = click.Group()
         try:
             impl.function(*(staging for _ in impl.argnames))
         except Exception as exc:  # one plugin's broken hook must not take every command down
             click.echo(f"warning: plugin {impl.plugin_name!r} failed to add its commands: "
                        f"{type(exc).__name__}: {exc}", err=True)
-    for name, command in staging.commands.items():
-        if name in builtin:
-            click.echo(f"warning: a plugin's command {name!r} clashes with gfc-kit's own; ignored", err=True)
             continue
-        group.add_command(command, name)
+        for name, command in staging.commands.items():
+            if name in builtin:
+                click.echo(f"warning: plugin {impl.plugin_name!r}: its command {name!r} clashes with gfc-kit's "
+                           "own; ignored", err=True)
+                continue
+            group.add_command(command, name)
+            commands_of.setdefault(impl.plugin_name, []).append(name)
 
 
 def main() -> None:
