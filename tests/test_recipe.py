@@ -222,3 +222,19 @@ def test_an_error_names_the_most_specific_recipe_key(tmp_path):
     with pytest.raises(GfcError, match=r"^data\.train\.landmarks_file: "):
         build("dataset", {"type": "celeba", "root": str(tmp_path / "faces"),
                           "landmarks_file": str(tmp_path / "faces" / "landmarks.txt")}, ("data", "train"))
+
+
+def test_typos_inside_a_mixture_s_samplers_fail_recipe_check(tmp_path):
+    from click.testing import CliRunner
+
+    from gfc_kit.commands import cli
+
+    path = tmp_path / "mix.yaml"
+    path.write_text("base: quickstart\nmasks:\n  train:\n    type: mixture\n    samplers:\n"
+                    "      - {type: center, sise: 0.5}\n      - {type: random_bx}\n"
+                    "      - {type: mixture, samplers: [{type: center, bogus: 2}]}\n")
+    result = CliRunner().invoke(cli, ["recipe", "check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "masks.train.samplers.0.sise: unknown key" in result.output
+    assert "masks.train.samplers.1.type: unknown mask_sampler 'random_bx'" in result.output
+    assert "masks.train.samplers.2.samplers.0.bogus: unknown key" in result.output  # nested mixtures too

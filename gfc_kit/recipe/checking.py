@@ -65,6 +65,30 @@ def _component_errors(recipe: Recipe) -> list[str]:
             errors.append(str(exc))
             continue
         spec.__pydantic_extra__ = dict(checked)
+        errors += _nested_errors(entry.factory, checked, path, context)
+    return errors
+
+
+def _nested_errors(factory: Any, params: dict[str, Any], path: tuple, context: dict[str, Any]) -> list[str]:
+    """Entries inside an entry's parameters (a ``mixture``'s ``samplers``), checked as entries at
+    their own path, when the factory declares them in ``component_params`` (name → kind)."""
+    errors: list[str] = []
+    for name, kind in getattr(factory, "component_params", {}).items():
+        value = params.get(name)
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)] if isinstance(value, dict) else []
+        for index, item in items:
+            where = (*path, name) if index is None else (*path, name, index)
+            if not isinstance(item, dict) or "type" not in item:
+                errors.append(f"{'.'.join(map(str, where))}: needs a 'type' (a {kind}'s name)")
+                continue
+            try:
+                entry = registry().get(kind, item["type"], ".".join(map(str, (*where, "type"))))
+                nested = fill_context(entry.factory, {k: v for k, v in item.items() if k != "type"}, context)
+                errors += _nested_errors(entry.factory, validate_params(entry.factory, nested, where), where, context)
+            except RecipeError as exc:
+                errors.extend(exc.errors)
+            except GfcError as exc:
+                errors.append(str(exc))
     return errors
 
 

@@ -17,6 +17,9 @@ class Mixture:
     """Each image's hole from one of ``samplers`` (recipe entries ``{type: …, …}``), chosen with
     probability proportional to ``weights`` (default: equal)."""
 
+    component_params = {"samplers": "mask_sampler"}
+    """Parameters that hold recipe entries of a kind: ``recipe check`` checks them as entries."""
+
     def __init__(self, samplers: Annotated[list[dict[str, Any]], Field(min_length=1)],
                  weights: list[Annotated[float, Field(gt=0)]] | None = None) -> None:
         from gfc_kit.factory import build
