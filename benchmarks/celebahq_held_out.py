@@ -19,7 +19,7 @@ from pathlib import Path
 
 import gfc_kit
 from gfc_kit import recipe as recipes
-from gfc_kit.components.datasets.celeba import _read_identities
+from gfc_kit.components.datasets.celeba import read_identities
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("recipe", type=Path)
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
-    identities = _read_identities(DATA / "annotations" / "identity_CelebA.txt")
+    identities = read_identities(DATA / "annotations" / "identity_CelebA.txt")
     seen = training_people(args.recipe, identities)
     args.output.mkdir(parents=True, exist_ok=True)
     kept = skipped = 0

@@ -19,7 +19,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "datasets.celeba": ("CelebA",),
     "datasets.image_folder": ("ImageFolder",),
     "datasets.parsing_folder": ("ParsingFolder",),
-    "datasets._files": ("Augmentation", "FileDataset"),
+    "datasets.files": ("Augmentation", "FileDataset"),
     "masks.boxes": ("RandomSquare", "RandomBox", "Center", "Regions"),
     "masks.free_form": ("FreeForm",),
     "masks.mask_folder": ("MaskFolder",),

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import gfc_kit
-from gfc_kit.components.datasets._files import Augmentation, augment
+from gfc_kit.components.datasets.files import Augmentation, augment
 from gfc_kit.errors import DataError
 
 
@@ -92,10 +92,10 @@ def test_celeba_splits_by_official_id_ranges_without_a_partition_file(fake_celeb
 
 
 def test_celeba_identity_split_keeps_each_person_in_one_split(shared_data):
-    from gfc_kit.components.datasets.celeba import _read_identities
+    from gfc_kit.components.datasets.celeba import read_identities
 
     identity_file = shared_data / "annotations" / "identity_CelebA.txt"
-    identities = _read_identities(identity_file)
+    identities = read_identities(identity_file)
     people = {}
     for split in ("train", "val", "test"):
         dataset = gfc_kit.create("dataset", "celeba", root=shared_data / "faces" / "celeba", split=split,
@@ -109,10 +109,10 @@ def test_celeba_identity_split_keeps_each_person_in_one_split(shared_data):
 def test_celeba_reads_several_folders_as_one_split_by_person(shared_data):
     """The originals and the half-size copies together: each cropped at its own scale, and a
     person held out of one folder is held out of the other (the shipped model's training set)."""
-    from gfc_kit.components.datasets.celeba import _read_identities
+    from gfc_kit.components.datasets.celeba import read_identities
 
     identity_file = shared_data / "annotations" / "identity_CelebA.txt"
-    identities = _read_identities(identity_file)
+    identities = read_identities(identity_file)
     roots = [shared_data / "faces" / "celeba", shared_data / "faces" / "celeba_89x109"]
     people = {}
     for split in ("train", "test"):

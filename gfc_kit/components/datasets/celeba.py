@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import torch
 from pydantic import Field
 
-from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize
+from gfc_kit.components.datasets.files import Augmentation, FileDataset, crop_resize
 from gfc_kit.errors import DataError
 from gfc_kit.face_layout import ALIGNED_SIZE, CELEBA_CROP, CROP_BOX
 from gfc_kit.hookspecs import hookimpl
@@ -75,7 +75,7 @@ class CelebA(FileDataset):
         """
         roots = root if isinstance(root, list) else [root]
         files: list[Path] = []
-        identities = _read_identities(identity_file) if split != "all" and identity_file is not None else None
+        identities = read_identities(identity_file) if split != "all" and identity_file is not None else None
         for folder in roots:
             files += _folder_files(folder, split, partition_file, identities, held_out)
         self.landmarks: dict[str, torch.Tensor] | None = None
@@ -155,7 +155,7 @@ def _select_identities(files: list[Path], split: str, identities: dict[str, str]
     return [f for f in files if identity_split(identities[f.name], held_out) == split]
 
 
-def _read_identities(path: Path) -> dict[str, str]:
+def read_identities(path: Path) -> dict[str, str]:
     """``file name -> identity`` from CelebA's ``identity_CelebA.txt`` (lines ``000001.jpg 2880``)."""
     if not path.is_file():
         raise DataError(f"{path}: identity file not found")

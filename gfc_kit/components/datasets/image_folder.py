@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box
+from gfc_kit.components.datasets.files import Augmentation, FileDataset, Fit, crop_resize, fit_box
 from gfc_kit.face_layout import CELEBA_CROP
 from gfc_kit.hookspecs import hookimpl
 from gfc_kit.imaging import list_images, read_image

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from gfc_kit.components.datasets._files import Augmentation, FileDataset, Fit, crop_resize, fit_box
+from gfc_kit.components.datasets.files import Augmentation, FileDataset, Fit, crop_resize, fit_box
 from gfc_kit.errors import DataError
 from gfc_kit.face_layout import CELEBA_CROP
 from gfc_kit.hookspecs import hookimpl

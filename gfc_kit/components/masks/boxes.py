@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import torch
 from pydantic import AfterValidator, Field
 
-from gfc_kit.components.masks._geometry import Size, box_masks, image_shape, to_pixels
+from gfc_kit.components.masks.geometry import Size, box_masks, image_shape, to_pixels
 from gfc_kit.errors import DataError, GfcError
 from gfc_kit.face_layout import MEAN_LANDMARKS
 from gfc_kit.hookspecs import hookimpl

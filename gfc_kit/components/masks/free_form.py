@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageDraw
 from pydantic import AfterValidator, Field
 
-from gfc_kit.components.masks._geometry import Size, image_shape, to_pixels
+from gfc_kit.components.masks.geometry import Size, image_shape, to_pixels
 from gfc_kit.hookspecs import hookimpl
 
 _VERTICES = (4, 11)  # DeepFill v2: np.random.randint(4, 12)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from gfc_kit.components.masks._geometry import image_shape
+from gfc_kit.components.masks.geometry import image_shape
 from gfc_kit.errors import DataError
 from gfc_kit.hookspecs import hookimpl
 from gfc_kit.imaging import list_images, read_image

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import torch
 from pydantic import Field
 
-from gfc_kit.components.datasets._files import Augmentation, FileDataset, crop_resize
+from gfc_kit.components.datasets.files import Augmentation, FileDataset, crop_resize
 from gfc_kit.components.datasets.celeba import identity_split
 from gfc_kit.errors import DataError
 from gfc_kit.face_layout import CELEBA_CROP, FaceLayout

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import AfterValidator, Field
 
-from gfc_kit.components.datasets._files import FileDataset, crop_resize, fit_box
+from gfc_kit.components.datasets.files import FileDataset, crop_resize, fit_box
 from gfc_kit.components.datasets.celeba import identity_split
 from gfc_kit.errors import DataError
 from gfc_kit.imaging import list_images, read_image

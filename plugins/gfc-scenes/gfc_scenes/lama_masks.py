@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from gfc_kit.components.masks._geometry import image_shape
+from gfc_kit.components.masks.geometry import image_shape
 
 Preset = Literal["thin", "medium", "thick"]
 
