@@ -122,15 +122,3 @@ def _takes_root(kind: str, name: str) -> bool:
     except GfcError:
         return True
     return "root" in inspect.signature(factory).parameters
-    name, _, rest = text.partition(":")
-    if not rest:
-        return {"type": name}
-    if "=" not in rest:
-        return {"type": name, "root": rest}
-    spec: dict[str, Any] = {"type": name}
-    for pair in _top_level_split(rest):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise GfcError(f"{where}: {pair!r} in {text!r} is not key=value")
-        spec[key.strip()] = yaml.safe_load(value)
-    return spec
