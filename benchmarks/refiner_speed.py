@@ -17,7 +17,7 @@ import platform
 import subprocess
 import sys
 
-from gfc_kit.commands.bench import cpu_flags
+from gfc_kit.inference.fastest import cpu_flags
 
 CASES = [((1024, 1024), "center"), ((1024, 1024), "hole"), ((4000, 3000), "center"), ((4000, 3000), "hole")]
 

@@ -25,6 +25,7 @@ from torch.utils.data import default_collate
 
 from gfc_kit.errors import GfcError
 from gfc_kit.factory import build, create
+from gfc_kit.inference.fastest import cpu_flags
 from gfc_kit.interfaces import composite, generator_input
 from gfc_kit.recipe import DatasetSpec, Recipe
 from gfc_kit.training.batches import StepBatches, loader, step_generator, to_device
@@ -37,16 +38,6 @@ def peak_rss_mb() -> float:
         return torch.cuda.max_memory_allocated() / 2**20
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
-
-
-def cpu_flags() -> set[str] | None:
-    """The CPU's feature flags (Linux ``/proc/cpuinfo``), or ``None`` where they cannot be read."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    return {flag for line in text.splitlines() if line.startswith(("flags", "Features"))
-            for flag in line.split(":", 1)[1].split()}
 
 
 def bf16_unaccelerated(device: torch.device) -> str:

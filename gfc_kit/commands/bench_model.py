@@ -22,11 +22,11 @@ from typing import Any
 
 import torch
 
-from gfc_kit.commands.bench import bf16_unaccelerated, cpu_flags, timed
+from gfc_kit.commands.bench import bf16_unaccelerated, timed
 from gfc_kit.errors import GfcError
 from gfc_kit.factory import build, create
 from gfc_kit.inference import ModelCompleter, read_model_json
-from gfc_kit.inference.fastest import PSNR_BUDGET, cpu_model, files_folder, save_choice
+from gfc_kit.inference.fastest import PSNR_BUDGET, cpu_flags, cpu_model, files_folder, save_choice
 from gfc_kit.inference.runtimes import ONNX_PATHS, OnnxRuntime, Runtime, TorchRuntime
 from gfc_kit.interfaces import composite, fill_hole
 

@@ -48,10 +48,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> set[str] | None:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``), or ``None`` where they cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return {flag for line in text.splitlines() if line.startswith(("flags", "Features"))
+            for flag in line.split(":", 1)[1].split()}
+
+
 def machine_key() -> dict[str, Any]:
     """What a record must match: the CPU, its flags, the threads and the versions that run the paths."""
-    from gfc_kit.commands.bench import cpu_flags
-
     try:
         import onnxruntime
         ort = onnxruntime.__version__
