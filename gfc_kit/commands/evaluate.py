@@ -20,12 +20,6 @@ from gfc_kit.training.progress import StageProgress
 log = logging.getLogger("gfc_kit.evaluate")
 
 
-def opencv_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("cv2") is not None
-
-
 @dataclass
 class FullResolution:
     """``--full-resolution``: how each run completes a photo at its own size (the photo pipeline's
@@ -121,9 +115,7 @@ def evaluate_to_report(runs: tuple[Path, ...], data: str, masks: tuple[str, ...]
         size_study, parser_run, batch_size = False, "none", 1
     notes = []
     if not completers:
-        completers = ("telea,navier_stokes,mean_fill",) if opencv_available() else ("mean_fill",)
-        if not opencv_available():
-            notes.append("Telea and Navier-Stokes were left out: OpenCV is not installed (pip install 'gfc-kit[opencv]').")
+        completers = ("telea,navier_stokes,mean_fill",)
     for text in split_specs(completers):
         if text != "none":
             spec = parse_spec(text, "--completers", "completer")
