@@ -109,7 +109,7 @@ class ResidualRefiner:
         size = (grid[0] * s + s, grid[1] * s + s)  # the blocks' area and half a block around it
         added = F.fold(columns[None], size, 2 * s, stride=s)[0] / F.fold(weights[None], size, 2 * s, stride=s)[0].clamp_min(1e-6)
         detail = torch.zeros(3, *residual.shape[-2:])
-        top, left, o = r0 * s - s // 2, c0 * s - s // 2, s // 2
+        top, left = r0 * s - s // 2, c0 * s - s // 2
         y0, x0 = max(top, 0), max(left, 0)
         target = detail[:, y0:top + size[0], x0:left + size[1]]
         target += added[:, y0 - top:y0 - top + target.shape[1], x0 - left:x0 - left + target.shape[2]]
