@@ -4,7 +4,6 @@ after a long stage."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def output_file(path: str | Path, option: str = "--output") -> Path:
     if path.is_dir():
         raise GfcError(f"{option} {path}: is a folder; give a file name")
     _no_file_above(path, option)
-    output_folder(path.parent if str(path.parent) else Path(os.curdir), option)
+    output_folder(path.parent, option)  # Path('m.onnx').parent is '.'
     return path
 
 
