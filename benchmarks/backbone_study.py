@@ -17,7 +17,6 @@ import csv
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,20 +43,21 @@ def seconds_per_step(generator: str, repeats: int = 5) -> float:
     from gfc_kit import recipe as recipes
     from gfc_kit.factory import create
     from gfc_kit.training.batches import step_generator
-    from gfc_kit.training.trainer import Trainer
+    from gfc_kit.training.parts import assemble
+    from gfc_kit.training.runtime import start as runtime
 
     recipe = recipes.load(RECIPE, [f"model.generator={generator}"])
-    trainer = Trainer(recipe, Path(tempfile.mkdtemp()) / "run")
+    parts = assemble(recipe, runtime(recipe.train.device, recipe.train.precision))
     faces = create("dataset", "synthetic_faces", image_size=recipe.image_size, length=recipe.train.batch_size)
     batch = default_collate([faces[i] for i in range(len(faces))])
-    stage = recipe.stages[0]
-    trainer.enter_stage(stage)
+    spec, stage = recipe.stages[0], parts.stages[0]
+    stage.enter(parts, spec)
     for i in range(2):
-        trainer.step(batch, stage, step_generator(0, i))
+        stage.step(parts, spec, batch, step_generator(0, i))
     times = []
     for i in range(repeats):
         start = time.perf_counter()
-        trainer.step(batch, stage, step_generator(0, i))
+        stage.step(parts, spec, batch, step_generator(0, i))
         times.append(time.perf_counter() - start)
     del torch
     return sorted(times)[len(times) // 2]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 from gfc_kit.errors import GfcError, RecipeError
 from gfc_kit.plugins import registry
-from gfc_kit.registry import params_model, validate_params
+from gfc_kit.registry import Entry, built_class, missing_methods, params_model, protocol, validate_params
 
 
 def create(kind: str, name: str, **params: Any) -> Any:
@@ -19,7 +17,7 @@ def create(kind: str, name: str, **params: Any) -> Any:
     >>> sampler = create("mask_sampler", "random_square", size=32)
     """
     entry = registry().get(kind, name)
-    return entry.factory(**validate_params(entry.factory, params, (name,)))
+    return _checked(entry, entry.factory(**validate_params(entry.factory, params, (name,))), name)
 
 
 def list_components(kind: str | None = None, pattern: str = "*") -> list[str]:
@@ -37,11 +35,25 @@ def build(kind: str, spec: dict[str, Any], path: tuple = (), **context: Any) -> 
     params = {k: v for k, v in spec.items() if k != "type"}
     checked = validate_params(entry.factory, fill_context(entry.factory, params, context), path)
     try:
-        return entry.factory(**checked)
+        built = entry.factory(**checked)
     except RecipeError:
         raise
     except (GfcError, ValueError) as exc:  # bad input found by the component itself: name where it came from
         raise GfcError(f"{_culprit(path, params, str(exc))}: {exc}") from None
+    return _checked(entry, built, ".".join(map(str, path)))
+
+
+def _checked(entry: Entry, built: Any, where: str) -> Any:
+    """``built``, once it has the methods of its kind's protocol. The registry checked a class
+    factory, or one whose return annotation names a class; for any other function factory this
+    is the first moment the object is known, and a missing method fails here, naming ``where``
+    (the recipe path), not with a traceback at first use."""
+    if built_class(entry.factory) is None:
+        missing = missing_methods(protocol(entry.kind, entry.factory), type(built))
+        if missing:
+            raise GfcError(f"{where}: {entry.kind} {entry.name!r} (from {entry.source}) built a "
+                           f"{type(built).__name__} without {' and '.join(missing)} (see gfc_kit.interfaces)")
+    return built
 
 
 def _culprit(path: tuple, params: dict[str, Any], message: str) -> str:
@@ -59,66 +71,3 @@ def fill_context(factory: Any, params: dict[str, Any], context: dict[str, Any]) 
 
     fields = params_model(factory).model_fields
     return {**{k: v for k, v in context.items() if k in fields and k not in params}, **params}
-
-
-def _top_level_split(text: str) -> list[str]:
-    """``text`` split at the commas outside brackets, so ``a=1,b=[2, 3]`` is two pairs."""
-    parts, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        if char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    return [*parts, text[start:]]
-
-
-def parse_spec(text: str, where: str, kind: str | None = None) -> dict[str, Any]:
-    """A component spec written on the command line, as a recipe entry ``{type: name, ...}``:
-    ``name``, ``name:key=value,key=value`` (values read as YAML), ``name:PATH`` (= ``root=PATH``)
-    or a YAML flow mapping ``{type: name, key: value}``. ``where`` names the option in errors;
-    with ``kind``, a ``name:PATH`` for a component that takes no ``root`` is refused here, as the
-    malformed ``key=value`` it most likely is."""
-    import yaml
-
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            spec = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise GfcError(f"{where}: {text!r} is not a YAML mapping ({str(exc).splitlines()[0]})") from None
-        if not isinstance(spec, dict) or "type" not in spec:
-            raise GfcError(f"{where}: {text!r} needs a 'type' key")
-        return spec
-    name, colon, rest = text.partition(":")
-    if not name.strip():
-        raise GfcError(f"{where}: {text!r} needs a component name before the ':'" if colon else
-                       f"{where}: give a component name")
-    if not rest:
-        return {"type": name}
-    if "=" not in rest:
-        if kind is not None and not _takes_root(kind, name):
-            raise GfcError(f"{where}: {rest!r} in {text!r} is not key=value ({name} takes no path; "
-                           f"write {name}:KEY=VALUE,...)")
-        return {"type": name, "root": rest}
-    spec: dict[str, Any] = {"type": name}
-    for pair in _top_level_split(rest):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise GfcError(f"{where}: {pair!r} in {text!r} is not key=value")
-        if not value.strip():
-            raise GfcError(f"{where}: {pair!r} in {text!r} has no value after '='")
-        spec[key.strip()] = yaml.safe_load(value)
-    return spec
-
-
-def _takes_root(kind: str, name: str) -> bool:
-    """Whether the ``kind`` component ``name`` has a ``root`` parameter (unknown names pass: their
-    own error, listing the known ones, comes when they are built)."""
-    try:
-        factory = registry().get(kind, name).factory
-    except GfcError:
-        return True
-    return "root" in inspect.signature(factory).parameters

@@ -15,9 +15,9 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from gfc_kit.recipe import Stage
+    from gfc_kit.interfaces import Run
+    from gfc_kit.recipe.schema import Stage
     from gfc_kit.registry import Registry
-    from gfc_kit.training.trainer import Trainer
 
 PROJECT = "gfc_kit"
 """The pluggy project name, which is also the entry-point group plugins publish under."""
@@ -60,30 +60,33 @@ def gfc_register_commands(cli: click.Group) -> None:
 
 # ----------------------------------------------------------------------------- lifecycle
 # Notifications, not pipelines (pytest's ``pytest_runtest_logreport`` shape): every implementation
-# runs, results are ignored, and they are called in the main process only (rank 0 under DDP). The
-# built-in metrics log, sample grids and progress display are implementations of these hooks,
-# registered as the plugins ``metrics_log``, ``sample_grids`` and ``progress``; block one with
-# ``GFC_KIT_BLOCK=progress`` to replace it with your own.
+# runs, results are ignored, and they are called in the main process only (rank 0 under DDP), by
+# keyword. ``run`` is a :class:`gfc_kit.interfaces.Run`; ``run.stop(reason)`` asks the run to end
+# after the current step. Implement them in a callback (kind ``callback``, configurable from the
+# recipe's ``callbacks`` section, as the built-in ``metrics_log``, ``sample_grids`` and
+# ``progress`` are; see :mod:`gfc_kit.training.callbacks`) or at a plugin module's top level
+# (active whenever the plugin is).
 
 
 @hookspec
-def gfc_stage_start(run: Trainer, stage: Stage, index: int) -> None:
+def gfc_stage_start(run: Run, stage: Stage, index: int) -> None:
     """A training stage is about to take its first step (also when a resumed run re-enters it).
 
-    :param run: the :class:`gfc_kit.training.trainer.Trainer`: ``run.recipe``, ``run.output`` (the
-        run folder), ``run.modules`` (networks by name), ``run.position`` (stage index, step).
+    :param run: the :class:`gfc_kit.interfaces.Run`: ``run.recipe``, ``run.output`` (the run
+        folder), ``run.modules`` (networks by name), ``run.position`` (stage index, step),
+        ``run.stop(reason)``.
     :param stage: the recipe's stage (``stage.name``, ``stage.steps``, ``stage.losses``).
     :param index: its place in ``run.recipe.stages``, from 0.
     """
 
 
 @hookspec
-def gfc_stage_end(run: Trainer, stage: Stage, index: int) -> None:
+def gfc_stage_end(run: Run, stage: Stage, index: int) -> None:
     """A training stage has taken its last step (and its last checkpoint is written)."""
 
 
 @hookspec
-def gfc_row_logged(run: Trainer, row: dict[str, Any]) -> None:
+def gfc_row_logged(run: Run, row: dict[str, Any]) -> None:
     """A row of numbers was logged: training losses every ``train.log_every`` steps (with
     ``images_per_s``), and validation numbers every ``train.sample_every`` steps (with
     ``"split": "val"``: ``val_hole_l1`` in generator stages, ``val_parse_acc`` in a parser stage;
@@ -91,16 +94,19 @@ def gfc_row_logged(run: Trainer, row: dict[str, Any]) -> None:
     it). After ``--resume`` the rows from the checkpoint on are logged again: a logger that keeps
     its own file trims it to ``run.position`` at ``gfc_stage_start``, or tolerates repeats.
 
+    A rule that ends training (early stopping) calls ``run.stop(reason)`` here: every
+    implementation still sees the row, and the run ends after this step.
+
     :param row: ``stage``, ``step``, ``global_step`` and the numbers; JSON-able.
     """
 
 
 @hookspec
-def gfc_checkpoint_saved(run: Trainer, path: Path) -> None:
+def gfc_checkpoint_saved(run: Run, path: Path) -> None:
     """A checkpoint was written completely (atomically) to ``path``."""
 
 
 @hookspec
-def gfc_report_written(folder: Path, run: Trainer | None) -> None:
+def gfc_report_written(folder: Path, run: Run | None) -> None:
     """An evaluation report was written to ``folder`` (``report.md``, ``summary.csv`` …), by
-    ``gfc-kit evaluate`` (``run`` is ``None``) or at the end of training (``run`` is the trainer)."""
+    ``gfc-kit evaluate`` (``run`` is ``None``) or at the end of training (``run`` is the run)."""

@@ -14,6 +14,10 @@ from torchvision.utils import make_grid, save_image
 
 from gfc_kit.errors import DataError, GfcError
 
+MIN_SIDE = 8
+"""The smallest image side gfc-kit takes, as a photo to complete or a training image: below it no
+blender, refiner or crop has pixels to work with, and an image enlarged to a model's size is a blur."""
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 # One colour per parsing class (PARSING_CLASSES order), chosen to be told apart at a glance.

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -220,3 +221,69 @@ class Blender(Protocol):
     def margin(self, hole: np.ndarray) -> int: ...
 
     def __call__(self, photo: np.ndarray, fill: np.ndarray, hole: np.ndarray) -> np.ndarray: ...
+
+
+class Validation(NamedTuple):
+    """The fixed validation batch completed by the generator as it is at one step (the same
+    images, holes and noise every time)."""
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    masked: torch.Tensor
+    output: torch.Tensor
+    composite: torch.Tensor
+
+
+class Run(Protocol):
+    """What lifecycle hooks and callbacks see of a training run (:mod:`gfc_kit.hookspecs`): a
+    small, stable surface, so the trainer behind it can change without breaking plugins."""
+
+    recipe: Any
+    """The validated :class:`gfc_kit.recipe.Recipe`."""
+    output: Path
+    """The run folder."""
+    position: tuple[int, int]
+    """The stage index (from 0) and the step within that stage the run is at."""
+
+    @property
+    def modules(self) -> Mapping[str, torch.nn.Module]:
+        """The networks by name: ``generator``, ``discriminator.NAME``, ``parser``."""
+
+    @property
+    def parser_trained(self) -> bool:
+        """Whether the run has a parser worth using (trained by a stage, or loaded)."""
+
+    def validation(self) -> Validation:
+        """The fixed validation batch completed by the generator as it is now (computed once per step)."""
+
+    def validation_batch(self) -> Batch:
+        """The fixed validation batch itself (``image``, and ``labels`` where the data has them)."""
+
+    def parse(self, images: torch.Tensor) -> torch.Tensor:
+        """The parser's labels ``N×H×W`` for ``images``."""
+
+    def stop(self, reason: str) -> None:
+        """Ask the run to stop after the current step: the step's rows are logged, the final
+        checkpoint, export and report are written, and ``--resume`` then trains no further."""
+
+
+@runtime_checkable
+class TrainingStage(Protocol):
+    """What one step of a recipe stage does (kind ``stage``; ``stages[i].train`` names one).
+
+    ``trains`` names the optimiser a step updates and whose learning rate the stage sets
+    (``generator`` or ``parser``); ``data`` the dataset it reads (``train``: ``data.train`` or the
+    stage's own ``data``; ``parsing``: ``data.parsing``, labelled faces). ``parts`` is the run's
+    :class:`gfc_kit.training.parts.RunParts`; ``stage`` its recipe entry."""
+
+    trains: str
+    data: str
+
+    def enter(self, parts: Any, stage: Any) -> None:
+        """Set train modes and gradients for this stage, before its first step."""
+
+    def step(self, parts: Any, stage: Any, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """One training step on ``batch`` (on the device), random draws from ``rng``; the values to log."""
+
+    def validate(self, run: Run) -> dict[str, float]:
+        """The numbers of a validation row (``val_...``) for the run as it is now."""

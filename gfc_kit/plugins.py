@@ -5,8 +5,8 @@ and restrictable, as in ``llm``:
 
 - ``GFC_KIT_DISABLE_PLUGINS=1`` loads the built-ins only (the test suite sets it);
 - ``GFC_KIT_PLUGINS=a,b`` loads only the entry points named ``a`` and ``b``;
-- ``GFC_KIT_BLOCK=a,b`` blocks the plugins named ``a`` and ``b``, installed or built-in (e.g.
-  ``progress``, to replace the progress display with a plugin's).
+- ``GFC_KIT_BLOCK=a,b`` blocks the plugins (entry points) and callbacks named ``a`` and ``b``
+  (e.g. ``progress``, to replace the progress display with a plugin's).
 
 A plugin that fails to import or to register, and a name two plugins register, are problems of
 that plugin or name only: they are reported (a warning, ``gfc-kit plugins``, and the error when
@@ -54,15 +54,11 @@ BUILTIN_PLUGINS = (
     "gfc_kit.components.blenders",
     "gfc_kit.components.metrics",
     "gfc_kit.models",
+    "gfc_kit.training.stages",
+    "gfc_kit.training.callbacks",
+    "gfc_kit.commands.builtin",
 )
 """Modules whose ``gfc_register`` adds the built-in components (the same hook plugins use)."""
-
-BUILTIN_CALLBACKS = {
-    "metrics_log": "gfc_kit.training.callbacks:MetricsLog",
-    "sample_grids": "gfc_kit.training.callbacks:SampleGrids",
-    "progress": "gfc_kit.training.callbacks:ProgressDisplay",
-}
-"""The built-in lifecycle-hook plugins, by the name that ``GFC_KIT_BLOCK`` blocks."""
 
 log = logging.getLogger("gfc_kit.plugins")
 
@@ -82,14 +78,10 @@ def plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager with built-ins and the allowed entry points registered."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for name in _blocked(os.environ):
+    for name in blocked(os.environ):
         pm.set_blocked(name)
     for module in BUILTIN_PLUGINS:
         _register(pm, importlib.import_module(module), module, "built-in")
-    for name, target in BUILTIN_CALLBACKS.items():
-        if not pm.is_blocked(name):
-            module, _, attr = target.partition(":")
-            _register(pm, getattr(importlib.import_module(module), attr)(), name, "built-in")
     _load_entry_points(pm, os.environ)
     return pm
 
@@ -108,7 +100,7 @@ def registry() -> Registry:
         source = _sources.get(impl.plugin_name, impl.plugin_name)
         try:
             with reg.all_or_nothing(), reg.adding_as(source, impl.plugin_name):
-                impl.function(*(reg for _ in impl.argnames))
+                impl.function(**call_arguments(impl, registry=reg))
         except Exception as exc:
             if _sources.get(impl.plugin_name) == "built-in":
                 raise  # a bug in gfc-kit itself
@@ -122,6 +114,12 @@ def registry() -> Registry:
             _warned.add(line)
             log.warning("%s", line)
     return reg
+
+
+def call_arguments(impl: pluggy.HookImpl, **available: Any) -> dict[str, Any]:
+    """The keyword arguments a hook implementation takes, out of those a spec offers: pluggy's
+    rule (an implementation may take fewer), for hooks gfc-kit calls one implementation at a time."""
+    return {name: available[name] for name in impl.argnames}
 
 
 def problems() -> list[str]:
@@ -144,22 +142,25 @@ class PluginSummary:
     source: str
     components: list[str]
     callbacks: list[str]
+    """Its callbacks (kind ``callback``), which a recipe configures or turns off."""
+    hooks: list[str]
+    """The lifecycle hooks its module implements itself (on whenever the plugin is)."""
     commands: list[str]
     models: list[str]
 
 
 def plugin_summaries() -> list[PluginSummary]:
-    """Every registered plugin, built-ins first, with its components (``kind:name``), the lifecycle
-    hooks it implements, its subcommands and its models."""
+    """Every registered plugin, built-ins first, with its components (``kind:name``), its
+    callbacks, the lifecycle hooks its module implements, its subcommands and its models."""
     pm, reg = plugin_manager(), registry()
     summaries = []
     for name, plugin in pm.list_name_plugin():
         hooks_of = sorted(c.name for c in pm.get_hookcallers(plugin) or []
                           if c.name not in ("gfc_register", "gfc_register_commands"))
+        components = [e for e in reg if reg.plugin_of(e.kind, e.name) == name]
         summaries.append(PluginSummary(
-            name, _sources.get(name, name),
-            [f"{e.kind}:{e.name}" for e in reg if reg.plugin_of(e.kind, e.name) == name],
-            hooks_of, commands_of.get(name, []), [m.name for m in reg.models() if reg.plugin_of("model", m.name) == name]))
+            name, _sources.get(name, name), [f"{e.kind}:{e.name}" for e in components],
+            [e.name for e in components if e.kind == "callback"], hooks_of, commands_of.get(name, []), [m.name for m in reg.models() if reg.plugin_of("model", m.name) == name]))
     return sorted(summaries, key=lambda s: (s.source != "built-in", s.name))
 
 
@@ -211,7 +212,8 @@ def installed_entry_points(env: Mapping[str, str] = os.environ) -> list[EntryPoi
     return list(entry_points(group=hookspecs.PROJECT))
 
 
-def _blocked(env: Mapping[str, str]) -> list[str]:
+def blocked(env: Mapping[str, str] = os.environ) -> list[str]:
+    """The names ``GFC_KIT_BLOCK`` blocks: plugins' entry points, and callbacks."""
     return [n.strip() for n in env.get("GFC_KIT_BLOCK", "").split(",") if n.strip()]
 
 

@@ -34,6 +34,8 @@ KINDS = (
     "blender",
     "metric",
     "completer",
+    "stage",
+    "callback",
 )
 """Every kind of component; a plugin adds to these, it does not invent new ones."""
 
@@ -123,6 +125,7 @@ class Registry:
             raise RegistrationError(f"{where}: {exc}") from None
         if kind == "loss":
             _check_loss(factory, where)
+        _check_protocol(kind, factory, where)
         if not self._clash(kind, name, self._entries):
             self._entries[kind, name] = Entry(kind, name, factory, self._source)
             self._plugins[kind, name] = self._plugin
@@ -240,17 +243,84 @@ LOSS_INPUTS = ("pixels", "adversarial", "parsing", "step")
 """What a loss may consume: :data:`gfc_kit.interfaces.LossInputs` (kept here so the registry needs no torch)."""
 
 
+PROTOCOLS: dict[str, tuple[str, ...]] = {
+    "generator": ("forward",),
+    "discriminator": ("forward",),
+    "parser": ("forward",),
+    "view": ("__call__",),
+    "mask_sampler": ("__call__",),
+    "dataset": ("__getitem__", "__len__"),
+    "aligner": ("__call__",),
+    "refiner": ("context", "__call__"),
+    "blender": ("margin", "__call__"),
+    "metric": ("__call__",),
+    "completer": ("__call__",),
+    "stage": ("trains", "data", "enter", "step", "validate"),
+}
+"""The methods a component of each kind must have (the Protocols of :mod:`gfc_kit.interfaces`):
+checked when it is registered, so a blender without ``margin`` is refused naming its plugin
+rather than failing with a traceback at first use. A loss's depend on what it consumes:
+:data:`LOSS_PROTOCOLS`."""
+
+LOSS_PROTOCOLS: dict[str, tuple[str, ...]] = {
+    "pixels": ("__call__",),
+    "adversarial": ("generator", "discriminator"),
+    "parsing": ("__call__",),
+    "step": ("__call__",),
+}
+"""The methods of a loss, by its ``inputs`` (see :mod:`gfc_kit.components.losses`)."""
+
+
+def built_class(factory: Callable[..., Any]) -> type | None:
+    """The class ``factory`` builds: itself when it is a class, else the class its return
+    annotation names; ``None`` when that is unknown (then only the built object tells)."""
+    if isinstance(factory, type):
+        return factory
+    try:
+        returned = inspect.signature(factory, eval_str=True).return_annotation
+    except (NameError, TypeError, ValueError):
+        return None
+    return returned if isinstance(returned, type) and returned is not inspect.Signature.empty else None
+
+
+def protocol(kind: str, factory: Callable[..., Any]) -> tuple[str, ...]:
+    """The methods that what ``factory`` builds must have, as a ``kind`` component."""
+    return LOSS_PROTOCOLS.get(loss_inputs(factory), ()) if kind == "loss" else PROTOCOLS.get(kind, ())
+
+
+def missing_methods(methods: tuple[str, ...], cls: type) -> list[str]:
+    """Those of ``methods`` that instances of ``cls`` lack. Looked up on the class and its bases,
+    not with ``hasattr``: every class object is callable, its instances need not be."""
+    return [name for name in methods if not any(name in vars(base) for base in cls.__mro__)]
+
+
+def _check_protocol(kind: str, factory: Callable[..., Any], where: str) -> None:
+    """Refuse a factory whose class (or annotated return class) lacks a method of its kind; an
+    unannotated function factory is checked when it first builds (:func:`gfc_kit.factory.build`)."""
+    cls = built_class(factory)
+    missing = missing_methods(protocol(kind, factory), cls) if cls is not None else []
+    if missing:
+        raise RegistrationError(f"{where}: a {kind} needs {' and '.join(missing)}, which {cls.__name__} does not "
+                                "define (see gfc_kit.interfaces)")
+    if kind == "callback" and cls is not None and not hook_methods(cls):
+        raise RegistrationError(f"{where}: a callback implements lifecycle hooks, but {cls.__name__} has no method "
+                                "marked with gfc_kit.hookimpl (e.g. gfc_row_logged)")
+
+
+HOOK_MARK = "gfc_kit_impl"
+"""The attribute pluggy's ``hookimpl`` marker sets on a hook implementation of project ``gfc_kit``."""
+
+
+def hook_methods(cls: type) -> list[str]:
+    """The names of ``cls``'s methods marked as hook implementations."""
+    return sorted({name for base in cls.__mro__ for name, value in vars(base).items() if hasattr(value, HOOK_MARK)})
+
+
 def loss_inputs(factory: Callable[..., Any]) -> str | None:
     """What a loss factory's losses consume: its ``inputs`` attribute, or that of the class its
     return annotation names (for a function factory)."""
     inputs = getattr(factory, "inputs", None)
-    if inputs is None and not isinstance(factory, type):
-        try:
-            returned = inspect.signature(factory, eval_str=True).return_annotation
-        except (NameError, TypeError, ValueError):
-            return None
-        inputs = getattr(returned, "inputs", None)
-    return inputs
+    return getattr(built_class(factory), "inputs", None) if inputs is None else inputs
 
 
 def _check_loss(factory: Callable[..., Any], where: str) -> None:

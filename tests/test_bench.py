@@ -27,25 +27,26 @@ def test_bench_reports_training_overhead_inference_and_data(tmp_path):
     assert "overhead" in result.output and "fastest inference at batch 16" in result.output
 
 
-def test_bench_times_a_stage_at_its_own_size_without_reading_its_data(tmp_path, monkeypatch):
+def test_bench_times_the_trainers_stage_objects_at_their_own_size_without_reading_data(tmp_path, monkeypatch):
+    """bench steps the very stage objects a run steps (kind ``stage``), each at its own size."""
     from gfc_kit import recipe as recipes
     from gfc_kit.commands.bench import Bench
-    from gfc_kit.training.trainer import Trainer
+    from gfc_kit.training.stages import GeneratorStage, ParserStage
 
     recipe = recipes.load(write_recipe(tmp_path), [
         "image_size=64", "model.generator={type: timm_generator, encoder: resnet18, decoder_channels: [8, 8, 8, 8, 8]}",
         "stages.1.image_size=32", f"stages.1.data={{type: image_folder, root: {tmp_path / 'not_here'}}}"])
-    sizes = []
-    step = Trainer.step
-    monkeypatch.setattr(Trainer, "step", lambda self, batch, stage, rng: sizes.append((stage.name, batch["image"].shape[-1]))
-                        or step(self, batch, stage, rng))
+    steps = []
+    for cls in (GeneratorStage, ParserStage):
+        def counted(self, parts, stage, batch, rng, step=cls.step):
+            steps.append((type(self).__name__, stage.name, batch["image"].shape[-1]))
+            return step(self, parts, stage, batch, rng)
+        monkeypatch.setattr(cls, "step", counted)
     bench = Bench(recipe, batch_size=2, repeats=1, warmup=0)
-    try:
-        rows = bench.training()
-    finally:
-        bench.close()
+    rows = bench.training()
     assert [r["stage"] for r in rows] == ["parser", "reconstruction", "local", "global"]
-    assert sizes == [("parser", 64), ("reconstruction", 32), ("local", 64), ("global", 64)]
+    assert steps == [("ParserStage", "parser", 64), ("GeneratorStage", "reconstruction", 32),
+                     ("GeneratorStage", "local", 64), ("GeneratorStage", "global", 64)]
 
 
 def test_bench_model_times_every_path_and_saves_the_fastest_that_keeps_the_result(tmp_path, monkeypatch):

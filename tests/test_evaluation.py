@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 import gfc_kit
 from gfc_kit.commands import cli
+from gfc_kit.commands.specs import mask_spec, parse_spec, split_specs
 from gfc_kit.errors import GfcError
-from gfc_kit.evaluation.evaluator import Evaluator, mask_spec, parsing_scores, split_specs, summarize
-from gfc_kit.factory import parse_spec
+from gfc_kit.evaluation.evaluator import Evaluator, parsing_scores, summarize
 
 
 def faces(n: int = 4, size: int = 32):
@@ -133,7 +133,7 @@ def test_evaluate_writes_the_report_with_tables_plot_and_grids(tiny_run, tmp_pat
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--data", "nowhere_dataset"], "unknown dataset 'nowhere_dataset'"),
+    (["--data", "nowhere_dataset"], "--data nowhere_dataset: no such folder, and no dataset type of that name"),
     (["--data", "synthetic_faces", "--masks", "O9"], "unknown mask_sampler 'O9'"),
     (["--data", "synthetic_faces", "--completers", "none"], "nothing to evaluate"),
     (["--data", "synthetic_faces", "--run", "/nonexistent/run"], "not a finished run"),

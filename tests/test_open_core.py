@@ -25,6 +25,28 @@ import torch
 import torch.nn.functional as F
 
 import gfc_kit
+from gfc_kit.training.stages import GeneratorStage
+
+
+class LoggedRate(GeneratorStage):
+    """The generator stage, logging the learning rate beside its losses."""
+
+    def step(self, parts, stage, batch, rng):
+        values = super().step(parts, stage, batch, rng)
+        values["lr"] = torch.tensor(parts.optimizers[self.trains].param_groups[0]["lr"])
+        return values
+
+
+class StopAt:
+    """Stops the run at the first validation row at or after ``global_step``."""
+
+    def __init__(self, global_step: int = 1) -> None:
+        self.global_step = global_step
+
+    @gfc_kit.hookimpl
+    def gfc_row_logged(self, run, row):
+        if row.get("split") == "val" and row["global_step"] >= self.global_step:
+            run.stop(f"stop_at: reached step {row['global_step']}")
 
 
 class ColourConsistency:
@@ -57,6 +79,8 @@ def top_half() -> TopHalf:
 def gfc_register(registry):
     registry.add("loss", "colour_consistency", ColourConsistency)
     registry.add("view", "top_half", top_half)
+    registry.add("stage", "logged_rate", LoggedRate)
+    registry.add("callback", "stop_at", StopAt)
     registry.add_model("outside_tiny", Path(__file__).parent / "models" / "outside_tiny")
 
 
@@ -183,3 +207,29 @@ def test_an_installed_plugin_extends_losses_discriminators_callbacks_commands_an
     outside = np.ones(original.shape[:2], bool)
     outside[10:22, 10:22] = False
     assert (done[outside] == original[outside]).all()
+
+    # The plugin's stage and a callback configured from the recipe stop a run early: the run still
+    # ends with its checkpoint, export and report, the stopping row logged; --resume trains no more.
+    stopping = tmp_path / "stopping.yaml"
+    stopping.write_text(textwrap.dedent(f"""\
+        base: {recipe}
+        output: {tmp_path / 'stopped'}
+        stages:
+          - {{name: first, train: logged_rate, steps: 4, losses: [reconstruction]}}
+          - {{name: second, steps: 4, losses: [reconstruction]}}
+        callbacks:
+          stop_at: {{global_step: 3}}
+        """))
+    gfc("run", str(stopping), "--set", "train.sample_every=1")
+    run = tmp_path / "stopped"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1] == {**rows[-1], "split": "val", "stage": "first", "global_step": 3}
+    assert max(r["global_step"] for r in rows) == 3 and all("lr" in r for r in rows if "total" in r)
+    assert (run / "generator.safetensors").is_file() and (run / "model.json").is_file()
+    assert (run / "report.md").is_file()
+    assert json.loads((run / "checkpoints" / "last.json").read_text())["stopped"] == "stop_at: reached step 3"
+    gfc("run", str(stopping), "--set", "train.sample_every=1", "--resume")
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == len(rows)
+    bad = subprocess.run([sys.executable, "-m", "gfc_kit", "recipe", "check", str(stopping), "--set",
+                          "callbacks.stop_at.global_stepp=3"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "callbacks.stop_at.global_stepp: unknown key" in bad.stderr

@@ -35,6 +35,9 @@ class Ring:
     def __init__(self, radius: float = 0.3) -> None:
         self.radius = radius
 
+    def __call__(self, batch, generator=None):
+        return batch["image"][:, :1]
+
 
 class RingPlugin:
     @gfc_kit.hookimpl
@@ -118,6 +121,9 @@ def installed(tmp_path, monkeypatch, fresh_plugins):
         class Ring:
             def __init__(self, radius: float = 0.3):
                 self.radius = radius
+
+            def __call__(self, batch, generator=None):
+                return batch["image"][:, :1]
 
         @gfc_kit.hookimpl
         def gfc_register(registry):
@@ -209,4 +215,24 @@ def test_a_broken_plugin_is_one_warning_line_per_command_and_gfc_kit_plugins_lis
     mentions = [line for line in result.output.splitlines() if "failed to import" in line]
     assert len(mentions) == 1 and mentions[0].startswith("warning: "), result.output
     assert "  gfc_rings  (gfc-rings 0.3)  1 components" in result.output
-    assert "  metrics_log  (built-in)  callbacks: gfc_row_logged" in result.output
+    assert "callbacks: metrics_log, progress, sample_grids;" in result.output
+
+
+def test_gfc_kit_plugins_prints_a_broken_plugins_warning_once_in_a_fresh_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "gfc_broken.py").write_text("raise ImportError('nope')\n")
+    info = tmp_path / "gfc_broken-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gfc-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gfc_kit]\ngfc_broken = gfc_broken\n")
+    env = {**{k: v for k, v in os.environ.items() if k != "GFC_KIT_DISABLE_PLUGINS"},
+           "PYTHONPATH": str(tmp_path), "GFC_KIT_PLUGINS": "gfc_broken"}
+    done = subprocess.run([sys.executable, "-m", "gfc_kit", "plugins"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0
+    assert [line for line in done.stderr.splitlines() if "gfc_broken" in line] == [
+        "warning: plugin 'gfc_broken' (gfc-broken 0.1, entry point 'gfc_broken') failed to import: ImportError: "
+        "nope; uninstall it, or set GFC_KIT_PLUGINS to the plugins you want"]

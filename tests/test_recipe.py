@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -140,6 +141,9 @@ def test_stage_losses_must_be_defined(tmp_path, fresh_plugins):
         def __init__(self, eps: float = 1e-12) -> None:
             self.eps = eps
 
+        def __call__(self, output, target, mask=None):
+            return (output - target).abs().sum()
+
     class Losses:
         @gfc_kit.hookimpl
         def gfc_register(self, registry):
@@ -238,3 +242,102 @@ def test_typos_inside_a_mixture_s_samplers_fail_recipe_check(tmp_path):
     assert "masks.train.samplers.0.sise: unknown key" in result.output
     assert "masks.train.samplers.1.type: unknown mask_sampler 'random_bx'" in result.output
     assert "masks.train.samplers.2.samplers.0.bogus: unknown key" in result.output  # nested mixtures too
+
+
+# --- relative paths: against the file that wrote them, whatever the working folder ---------------------------
+
+def _images(folder, count):
+    """``count`` tiny PNG files in ``folder`` (made if need be)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.new("RGB", (20, 20), (40 * i, 90, 160)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_relative_paths_resolve_against_the_recipes_folder_from_any_working_folder(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    _images(project / "faces", 2)
+    write(project, "r.yaml", """
+name: r
+image_size: 16
+data:
+  train: {type: image_folder, root: faces}
+  val: {type: celeba, root: [faces, /absolute/faces], identity_file: ids.txt}
+masks:
+  train: {type: mixture, samplers: [{type: mask_folder, root: masks}]}
+model:
+  generator_weights: ../weights/generator.safetensors
+output: runs/r
+""")
+    _images(tmp_path / "elsewhere" / "faces", 3)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    loaded = recipes.load(tmp_path / "project" / "r.yaml")
+    assert loaded.data.train.params["root"] == project / "faces"
+    assert loaded.data.val.params["root"] == [project / "faces", Path("/absolute/faces")]
+    assert loaded.data.val.params["identity_file"] == project / "ids.txt"
+    assert loaded.masks.train.params["samplers"][0]["root"] == str(project / "masks")  # nested entries too
+    assert loaded.model.generator_weights == project / ".." / "weights" / "generator.safetensors"
+    assert str(loaded.output) == "runs/r"  # like any command-line output: the working folder's
+    from gfc_kit.factory import build
+
+    assert len(build("dataset", loaded.data.train.entry, ("data", "train"))) == 2  # not elsewhere's 3
+
+
+def test_a_base_recipes_paths_resolve_against_the_bases_folder(tmp_path, monkeypatch):
+    write(_folder(tmp_path / "shared"), "base.yaml", MINIMAL + """
+data:
+  train: {type: image_folder, root: faces}
+  val: {type: image_folder, root: val_faces}
+""")
+    write(_folder(tmp_path / "mine"), "child.yaml", "base: ../shared/base.yaml\nname: child\n"
+                                                     "data:\n  val: {root: my_faces}\n")
+    monkeypatch.chdir(tmp_path)
+    loaded = recipes.load("mine/child.yaml")
+    assert loaded.data.train.params["root"] == tmp_path / "shared" / "faces"
+    assert loaded.data.val.params["root"] == tmp_path / "mine" / "my_faces"
+
+
+def test_set_values_and_defaults_stay_relative_to_the_working_folder(tmp_path, monkeypatch):
+    write(tmp_path, "r.yaml", MINIMAL + "data:\n  train: {type: image_folder, root: faces}\n")
+    monkeypatch.chdir(_folder(tmp_path / "elsewhere"))
+    loaded = recipes.load(tmp_path / "r.yaml", ["data.train.root=typed", "data.val={type: celeba}",
+                                                "model.generator_weights=w.safetensors"])
+    assert loaded.data.train.params["root"] == Path("typed")
+    assert loaded.data.val.params["root"] == Path("data/celeba/img_align_celeba")  # celeba's default
+    assert loaded.model.generator_weights == Path("w.safetensors")
+
+
+def test_the_built_in_recipes_paths_stay_relative_to_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert recipes.load("gfc_cvpr17").data.train.params["root"] == Path("data/celeba/img_align_celeba")
+    write(tmp_path, "mine.yaml", "base: gfc_cvpr17\nname: mine\n")  # inherited from a built-in: the same
+    assert recipes.load(tmp_path / "mine.yaml").data.train.params["root"] == Path("data/celeba/img_align_celeba")
+
+
+def _folder(path):
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_schema_takes_stages_and_views_by_name_and_lists_callbacks():
+    """``train: parser`` and ``view: hole`` are valid in an editor too, as in a recipe; the
+    ``callbacks`` section offers the registered callbacks with their parameters."""
+    defs = recipes.json_schema()["$defs"]
+    assert {"type": "string", "enum": ["generator", "parser"]} in defs["StageSpec"]["oneOf"]
+    assert {"type": "string", "enum": ["box", "hole", "image"]} in defs["ViewSpec"]["oneOf"]
+    assert {v["title"] for v in defs["CallbackSpec"]["oneOf"]} == {
+        "callback.metrics_log", "callback.sample_grids", "callback.progress"}
+
+
+def test_callbacks_are_entries_checked_like_components():
+    """``NAME: false`` turns one off, a mapping sets its parameters; unknown names and keys are
+    errors naming the recipe key."""
+    base = {"name": "x", "data": {"train": {"type": "synthetic_faces"}}, "masks": {"train": {"type": "center"}}}
+    loaded = recipes.validate({**base, "callbacks": {"progress": False, "metrics_log": None}})
+    assert loaded.callbacks["progress"].enabled is False and loaded.callbacks["metrics_log"].enabled
+    with pytest.raises(GfcError, match=r"callbacks\.progres\.type: unknown callback 'progres'"):
+        recipes.validate({**base, "callbacks": {"progres": False}})
+    with pytest.raises(GfcError, match=r"callbacks\.progress\.every: unknown key"):
+        recipes.validate({**base, "callbacks": {"progress": {"every": 3}}})

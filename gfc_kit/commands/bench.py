@@ -13,7 +13,6 @@ import contextlib
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +28,8 @@ from gfc_kit.inference.fastest import cpu_flags
 from gfc_kit.interfaces import composite, generator_input
 from gfc_kit.recipe import DatasetSpec, Recipe
 from gfc_kit.training.batches import StepBatches, loader, step_generator, to_device
-from gfc_kit.training.trainer import Trainer
+from gfc_kit.training.parts import assemble
+from gfc_kit.training.runtime import start
 
 
 def peak_rss_mb() -> float:
@@ -80,59 +80,66 @@ class Bench:
         self.recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"batch_size": batch_size}),
                                                 "stages": stages})
         self.repeats, self.warmup, self.batch_size = repeats, warmup, batch_size
-        self._tmp = tempfile.TemporaryDirectory()
         # The steps run on one fixed batch of synthetic faces (content does not change speed; their
-        # labels serve every stage), so the trainer needs none of the recipe's data.
+        # labels serve every stage), so the run's parts need none of the recipe's data.
         faces = DatasetSpec(type="synthetic_faces", length=batch_size, seed=0)
         bench_data = self.recipe.data.model_copy(update={"train": faces, "val": None, "parsing": faces})
-        self.trainer = Trainer(self.recipe.model_copy(update={"data": bench_data}), Path(self._tmp.name))
+        self.rt = start(recipe.train.device, recipe.train.precision)
+        self.parts = assemble(self.recipe.model_copy(update={"data": bench_data}), self.rt)
+        """The parts a run of the recipe trains, assembled as the trainer assembles them."""
         self.batch = self.faces(recipe.image_size)
 
     def faces(self, size: int) -> dict[str, Any]:
         """A batch of synthetic faces at ``size`` (content does not change speed; labels serve every stage)."""
         faces = create("dataset", "synthetic_faces", image_size=size, length=self.batch_size)
         items = [faces[i] for i in range(self.batch_size)]
-        return to_device(default_collate(items), self.trainer.rt.device)
-
-    def close(self) -> None:
-        self._tmp.cleanup()
+        return to_device(default_collate(items), self.rt.device)
 
     # ---------------------------------------------------------------- training
     def training(self) -> list[dict[str, Any]]:
-        """Seconds per training step and images/s for each of the recipe's stages."""
+        """Seconds per training step and images/s for each of the recipe's stages: the trainer's
+        own stage objects, stepped as the trainer steps them."""
         rows = []
-        for stage in self.recipe.stages:
-            self.trainer.enter_stage(stage)
-            batch = self.batch if stage.image_size in (None, self.recipe.image_size) else self.faces(stage.image_size)
-            seconds = timed(lambda stage=stage, batch=batch: self.trainer.step(batch, stage, step_generator(0, 1)),
-                            self.repeats, self.warmup)
-            rows.append({"stage": stage.name, "batch": self.batch_size, "ms_per_step": 1000 * seconds,
+        for index, spec in enumerate(self.recipe.stages):
+            batch = self.batch if spec.image_size in (None, self.recipe.image_size) else self.faces(spec.image_size)
+            seconds = timed(self.stage_step(index, batch), self.repeats, self.warmup)
+            rows.append({"stage": spec.name, "batch": self.batch_size, "ms_per_step": 1000 * seconds,
                          "images_per_s": self.batch_size / seconds, "peak_mb": peak_rss_mb()})
         return rows
+
+    def stage_step(self, index: int, batch: dict[str, Any]) -> Callable[[], Any]:
+        """One step of stage ``index`` on ``batch``, through the stage object the trainer runs
+        (entered first, as the trainer enters it)."""
+        parts, spec = self.parts, self.recipe.stages[index]
+        stage = parts.stages[index]
+        stage.enter(parts, spec)
+        return lambda: stage.step(parts, spec, batch, step_generator(0, 1))
 
     def overhead(self, rounds: int = 3) -> dict[str, Any]:
         """The last generator stage's step through the toolkit against the same work written as a
         plain PyTorch loop: ``rounds`` alternations of one timed step each (after the warm-up), so
         drifts in machine speed cancel; the medians are compared."""
-        stage = next(s for s in reversed(self.recipe.stages) if s.train == "generator")
-        trainer = self.trainer
-        trainer.enter_stage(stage)
-        plain = self._plain_step(stage)
+        parts = self.parts
+        index = max(i for i, stage in enumerate(parts.stages) if stage.trains == "generator")
+        spec = self.recipe.stages[index]
+        toolkit_step = self.stage_step(index, self.batch)
+        plain = self._plain_step(spec)
         toolkit_times, plain_times = [], []
         for round_ in range(rounds):
             warmup = self.warmup if round_ == 0 else 0
-            toolkit_times.append(timed(lambda: trainer.step(self.batch, stage, step_generator(0, 1)), 1, warmup))
+            toolkit_times.append(timed(toolkit_step, 1, warmup))
             plain_times.append(timed(plain, 1, warmup))
         toolkit, bare = statistics.median(toolkit_times), statistics.median(plain_times)
-        return {"stage": stage.name, "toolkit_ms": 1000 * toolkit, "plain_pytorch_ms": 1000 * bare,
+        return {"stage": spec.name, "toolkit_ms": 1000 * toolkit, "plain_pytorch_ms": 1000 * bare,
                 "overhead_ratio": toolkit / bare, "rounds": rounds}
 
     def _plain_step(self, stage: Any) -> Callable[[], None]:
         """One D step then one G step of ``stage``, written directly against the modules: the
         same networks, views, losses and optimisers with none of the trainer's routing."""
-        t = self.trainer
+        t = self.parts
         g, opt_g, opt_d, parser = t.generator, t.optimizers["generator"], t.optimizers.get("discriminator"), \
             t.modules.get("parser")
+        hole_fill = self.recipe.train.hole_fill
         terms = [t.terms[name] for name in stage.losses]
         judges = [(term, t.judges[term.discriminator]) for term in terms if term.inputs == "adversarial"]
         image = self.batch["image"]
@@ -149,7 +156,7 @@ class Bench:
         def step() -> None:
             rng = step_generator(0, 1)
             mask = t.sampler(self.batch, rng).to(image)
-            output = g(generator_input(image, mask, "noise", rng, t.mask_channel))
+            output = g(generator_input(image, mask, hole_fill, rng, t.mask_channel))
             comp = composite(output, image, mask)
             if judges:
                 d_loss = image.new_zeros(())
@@ -186,11 +193,11 @@ class Bench:
     # ---------------------------------------------------------------- inference
     def inference(self, batch_sizes: tuple[int, ...] = (1, 16)) -> list[dict[str, Any]]:
         """Milliseconds per image to complete a batch, for each execution path that works here."""
-        generator = self.trainer.modules["generator"].eval()
+        generator = self.parts.generator.eval()
         size = self.recipe.image_size
         rows = []
         for batch in batch_sizes:
-            x = torch.rand(batch, 3, size, size, device=self.trainer.rt.device) * 2 - 1
+            x = torch.rand(batch, 3, size, size, device=self.rt.device) * 2 - 1
             for path, run in self._paths(generator, x):
                 if isinstance(run, str):  # a path this machine cannot accelerate: said, not timed
                     rows.append({"path": path, "batch": batch, "ms_per_image": None, "note": run})
@@ -263,15 +270,12 @@ def run_bench(recipe: Recipe, batch_size: int, repeats: int, warmup: int, compil
 
     console = Console()
     bench = Bench(recipe, batch_size, repeats, warmup, compiled)
-    try:
-        console.print(f"gfc-kit bench: recipe {recipe.name}, {recipe.image_size}×{recipe.image_size}, "
-                      f"device {bench.trainer.rt.device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
-        results = {"recipe": recipe.name, "image_size": recipe.image_size, "device": str(bench.trainer.rt.device),
-                   "threads": torch.get_num_threads(), "torch": torch.__version__,
-                   "training": bench.training(), "overhead": bench.overhead(), "inference": bench.inference(),
-                   "data_loader": bench.data_loader(), "peak_mb": peak_rss_mb()}
-    finally:
-        bench.close()
+    console.print(f"gfc-kit bench: recipe {recipe.name}, {recipe.image_size}×{recipe.image_size}, "
+                  f"device {bench.rt.device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    results = {"recipe": recipe.name, "image_size": recipe.image_size, "device": str(bench.rt.device),
+               "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "training": bench.training(), "overhead": bench.overhead(), "inference": bench.inference(),
+               "data_loader": bench.data_loader(), "peak_mb": peak_rss_mb()}
     table = Table("stage", "batch", "ms/step", "images/s", "peak MB", title="Training step")
     for r in results["training"]:
         table.add_row(r["stage"], str(r["batch"]), f"{r['ms_per_step']:.0f}", f"{r['images_per_s']:.1f}",

@@ -40,7 +40,7 @@ class ModelBench:
 
     def __init__(self, name: str, data: str = "synthetic_faces", faces: int = 200, repeats: int = 5,
                  warmup: int = 2, compiled: bool = False) -> None:
-        from gfc_kit.evaluation.evaluator import data_spec
+        from gfc_kit.commands.specs import data_spec
         from gfc_kit.plugins import registry
 
         self.folder = registry().model(name, "--model").folder

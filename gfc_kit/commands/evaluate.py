@@ -11,8 +11,9 @@ from typing import Any
 
 from gfc_kit.inference import ModelCompleter, RunParser
 from gfc_kit.errors import GfcError
-from gfc_kit.evaluation.evaluator import SIZE_STUDY, Evaluator, FrechetDistance, data_spec, mask_spec, split_specs, summarize
-from gfc_kit.factory import build, parse_spec
+from gfc_kit.commands.specs import data_spec, mask_spec, parse_spec, split_specs
+from gfc_kit.evaluation.evaluator import SIZE_STUDY, Evaluator, FrechetDistance, summarize
+from gfc_kit.factory import build
 from gfc_kit.plugins import hooks
 from gfc_kit.evaluation.report import write_report
 from gfc_kit.training.progress import StageProgress

@@ -15,16 +15,19 @@ from gfc_kit.recipe import Recipe
 
 def save_preview(recipe: Recipe, output: Path, count: int = 8) -> Path:
     """Save rows: training images, their labels (when the dataset has them), the images with the
-    training mask's hole shown as the recipe's hole fill; then the parsing dataset, if any."""
+    training mask's hole shown as the recipe's hole fill; then the parsing data, when a stage reads
+    it. The datasets are built and checked as a run builds them (:mod:`gfc_kit.training.parts`)."""
+    from gfc_kit.training.parts import build_datasets, build_stages
+
     size = recipe.image_size
     generator = torch.Generator().manual_seed(recipe.seed)
-    sampler = build("mask_sampler", recipe.masks.train.model_dump(), ("masks", "train"), image_size=size)
+    sampler = build("mask_sampler", recipe.masks.train.entry, ("masks", "train"), image_size=size)
+    datasets = build_datasets(recipe, build_stages(recipe))
     rows = []
     for name in ("train", "parsing"):
-        spec = getattr(recipe.data, name)
-        if spec is None:
+        if name not in datasets:
             continue
-        dataset = build("dataset", spec.model_dump(), ("data", name), image_size=size)
+        dataset = datasets[name]
         batch = default_collate([dataset[i % len(dataset)] for i in range(count)])
         rows.append(batch["image"])
         if "labels" in batch:

@@ -20,7 +20,6 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from gfc_kit.errors import GfcError
 from gfc_kit.interfaces import PARSING_CLASSES, Completer, MaskSampler
 
 
@@ -152,48 +151,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
-REGIONS = ("O1", "O2", "O3", "O4", "O5", "O6")
 SIZE_STUDY = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
 """Sides of the centred square holes of the mask-size study, as fractions of the image side."""
-
-
-def split_specs(values: tuple[str, ...]) -> list[str]:
-    """Command-line spec lists: comma-separated specs, where a ``key=value`` piece without a name
-    continues the spec before it (``center:size=32,psnr`` is two specs) and ``{…}`` is one spec."""
-    specs: list[str] = []
-    for value in values:
-        if value.strip().startswith("{"):
-            specs.append(value)
-            continue
-        for piece in (p.strip() for p in value.split(",") if p.strip()):
-            if specs and "=" in piece and ":" not in piece.split("=", 1)[0] and ":" in specs[-1]:
-                specs[-1] += "," + piece
-            else:
-                specs.append(piece)
-    return specs
-
-
-def mask_spec(text: str) -> tuple[str, dict[str, Any]]:
-    """A ``--masks`` entry as (report name, sampler spec); ``O1``…``O6`` are the paper's regions."""
-    from gfc_kit.factory import parse_spec
-
-    if text in REGIONS:
-        return text, {"type": "regions", "region": text}
-    spec = parse_spec(text, "--masks", "mask_sampler")
-    name = spec["type"] if text.partition(":")[0] == text or "root" in spec else text
-    return name, spec
-
-
-def data_spec(text: str) -> dict[str, Any]:
-    """A ``--data`` value: a folder of images, or a dataset spec (``celeba:PATH``, ``{type: …}``)."""
-    from gfc_kit.factory import parse_spec
-
-    if Path(text).is_dir():
-        return {"type": "image_folder", "root": text}
-    name = text.partition(":")[0]
-    if not text.lstrip().startswith("{") and ("/" in name or "\\" in name or name.startswith((".", "~"))):
-        raise GfcError(f"--data {text}: no such folder")  # a path, not a dataset's name
-    return parse_spec(text, "--data", "dataset")
 
 
 class FrechetDistance:

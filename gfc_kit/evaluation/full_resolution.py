@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from gfc_kit.errors import GfcError
-from gfc_kit.imaging import list_images, read_image, to_signed, to_uint8
+from gfc_kit.imaging import MIN_SIDE, list_images, read_image, to_signed, to_uint8
 from gfc_kit.inference.pipeline import PhotoCompleter
 from gfc_kit.interfaces import MaskSampler
 
@@ -30,12 +30,29 @@ class PhotoFolder(Dataset):
         self.files = list_images(Path(root))[:limit]
         if not self.files:
             raise GfcError(f"--data {root}: no images in this folder")
+        for path in self.files:
+            _check_side(path)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return {"image": to_signed(read_image(self.files[index])), "path": str(self.files[index])}
+
+
+def _check_side(path: Path) -> None:
+    """Refuse a photo too small to complete, naming it, before any model runs (an unreadable one is
+    named when it is read)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return
+    if min(width, height) < MIN_SIDE:
+        raise GfcError(f"--data {path}: the photo is {width}×{height} px; gfc-kit completes photos of at least "
+                       f"{MIN_SIDE}×{MIN_SIDE}")
 
 
 class AtPhotoSize:

@@ -8,7 +8,8 @@
 """
 
 from gfc_kit.inference.completer import Crop, ModelCompleter
-from gfc_kit.inference.model_folder import RunParser, export_model, face_layout, pretrained_models, read_model_json
+from gfc_kit.inference.model_folder import RunParser, export_model, pretrained_models
+from gfc_kit.model_json import face_layout, read_model_json
 from gfc_kit.inference.pipeline import PhotoCompleter, photo_box
 
 __all__ = ["Crop", "ModelCompleter", "PhotoCompleter", "RunParser", "export_model", "face_layout", "photo_box",

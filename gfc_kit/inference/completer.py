@@ -19,7 +19,8 @@ from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import CELEBA_CROP, FaceLayout
 from gfc_kit.factory import build
 from gfc_kit.imaging import hole_array
-from gfc_kit.inference.model_folder import DEFAULT_MODEL, face_layout, read_model_json
+from gfc_kit.inference.model_folder import DEFAULT_MODEL
+from gfc_kit.model_json import face_layout, read_model_json
 from gfc_kit.inference.runtimes import Runtime, TorchRuntime
 from gfc_kit.interfaces import composite, fill_hole, size_multiple
 
@@ -98,7 +99,7 @@ class ModelCompleter:
     @classmethod
     def _load(cls, meta: dict[str, Any], weights: Path, prefix: str, device: str, source: Path) -> ModelCompleter:
         """The generator ``meta`` describes (as read from ``source``) with the weights in ``weights``."""
-        from gfc_kit.training.checkpoint import mismatch, read_safetensors
+        from gfc_kit.weights import mismatch, read_safetensors
 
         try:
             generator = build("generator", meta["generator"], ("generator",), image_size=meta["image_size"])

@@ -23,6 +23,7 @@ from gfc_kit.components.refiners import ResidualRefiner
 from gfc_kit.components.masks.boxes import O_BOXES
 from gfc_kit.errors import GfcError
 from gfc_kit.face_layout import ALIGNED_SIZE, CELEBA_CROP, CROP_BOX
+from gfc_kit.imaging import MIN_SIDE
 from gfc_kit.inference.completer import Crop
 from gfc_kit.inference.warping import Box, warp_to_layout, warp_to_photo
 from gfc_kit.interfaces import Aligner, Blender, Completer, Face, Refiner
@@ -37,8 +38,6 @@ OVERSAMPLE = 4
 back changes no pixel by more than about 2/255 (measured on CelebA-HQ faces, rotations to 30°)."""
 MAX_SIDE = 2048
 
-MIN_SIDE = 8
-"""The smallest photo side completed: below it no blender, refiner or crop has pixels to work with."""
 CROP_MARGIN = 128
 """``--crop hole``: known pixels kept around each group of holes (IOPaint's default margin)."""
 CROP_TRIGGER = 800

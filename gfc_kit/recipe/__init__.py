@@ -30,6 +30,7 @@ from gfc_kit.recipe.loading import (
     upgrade,
 )
 from gfc_kit.recipe.schema import (
+    CallbackSpec,
     Data,
     DatasetSpec,
     DiscriminatorSpec,
@@ -45,13 +46,14 @@ from gfc_kit.recipe.schema import (
     Section,
     Spec,
     Stage,
+    StageSpec,
     Train,
     ViewSpec,
 )
 
 __all__ = [
-    "Data", "DatasetSpec", "DiscriminatorSpec", "GeneratorSpec", "LossSpec", "MaskSamplerSpec", "Masks", "Model",
+    "CallbackSpec", "Data", "DatasetSpec", "DiscriminatorSpec", "GeneratorSpec", "LossSpec", "MaskSamplerSpec", "Masks", "Model",
     "Optim", "Optimizer", "PACKAGED_RECIPES", "ParserSpec", "Recipe", "SOURCE_RECIPES", "Section", "Spec", "Stage",
-    "Train", "ViewSpec", "apply_override", "builtin_recipes", "dump", "find", "json_schema", "load", "merge", "read",
+    "StageSpec", "Train", "ViewSpec", "apply_override", "builtin_recipes", "dump", "find", "json_schema", "load", "merge", "read",
     "specs", "upgrade", "validate",
 ]

@@ -124,16 +124,21 @@ def _need_errors(recipe: Recipe) -> list[str]:
             errors.append(f"model.discriminators.{key}.gradient: 'hole' needs fake: composite "
                           "(the raw output's gradient reaches every pixel; say gradient: all)")
     for i, stage in enumerate(recipe.stages):
-        if stage.train == "parser":
-            if model.parser is None:
-                errors.append(f"stages.{i}: a parser stage needs model.parser")
+        role = stage_role(stage.train.type)
+        if role is None:
+            continue  # an unknown stage type, already reported
+        trains, data = role
+        if trains == "parser" and model.parser is None:
+            errors.append(f"stages.{i}: a {stage.train.type} stage trains the parser: it needs model.parser")
+        elif trains == "generator" and model.generator is None:
+            errors.append(f"stages.{i}: a {stage.train.type} stage needs model.generator")
+        if data == "parsing":
             if recipe.data.parsing is None:
-                errors.append(f"stages.{i}: a parser stage needs data.parsing (labelled faces, e.g. synthetic_faces)")
-        elif model.generator is None:
-            errors.append(f"stages.{i}: a generator stage needs model.generator")
-        if stage.train == "parser" and (stage.image_size is not None or stage.data is not None):
-            errors.append(f"stages.{i}: a parser stage reads data.parsing at the recipe's image_size; "
-                          "image_size and data are for generator stages")
+                errors.append(f"stages.{i}: a {stage.train.type} stage needs data.parsing "
+                              "(labelled faces, e.g. synthetic_faces)")
+            if stage.image_size is not None or stage.data is not None:
+                errors.append(f"stages.{i}: a {stage.train.type} stage reads data.parsing at the recipe's image_size; "
+                              "image_size and data are for stages that read data.train")
         if stage_size(recipe, i) != recipe.image_size:
             for name in stage.losses:
                 inputs = loss_inputs(registry().get("loss", recipe.losses[name].type).factory)
@@ -142,6 +147,16 @@ def _need_errors(recipe: Recipe) -> list[str]:
                                   f"{recipe.image_size}, but loss {name!r} reads {inputs} networks built for "
                                   f"{recipe.image_size}; give such stages the recipe's size")
     return errors
+
+
+def stage_role(name: str) -> tuple[str, str] | None:
+    """What the stage type ``name`` trains and reads (its ``trains`` and ``data``), or ``None``
+    when no such stage is registered."""
+    try:
+        factory = registry().get("stage", name).factory
+    except GfcError:
+        return None
+    return getattr(factory, "trains", "generator"), getattr(factory, "data", "train")
 
 
 def stage_size(recipe: Recipe, index: int) -> int:
@@ -154,6 +169,7 @@ def json_schema() -> dict[str, Any]:
     of its kind with their parameters (for editor completion and docs)."""
     schema = Recipe.model_json_schema()
     defs = schema.setdefault("$defs", {})
+    entries: dict[str, dict[str, Any]] = {}  # set last: a variant's own $defs must not overwrite them
     for spec_cls in Spec.__subclasses__():
         variants = []
         for entry in registry():
@@ -171,6 +187,10 @@ def json_schema() -> dict[str, Any]:
             defs.update(variant.pop("$defs", {}))
             variant["description"] = entry.summary
             variants.append(variant)
-        if spec_cls.__name__ in defs:
-            defs[spec_cls.__name__] = {"oneOf": variants} if variants else defs[spec_cls.__name__]
+        names = [entry.name for entry in registry() if entry.kind == spec_cls.kind]
+        if spec_cls.by_name and names:  # written as the name alone, e.g. ``train: parser``
+            variants.append({"type": "string", "enum": names})
+        if spec_cls.__name__ in defs and variants:
+            entries[spec_cls.__name__] = {"oneOf": variants}
+    defs.update(entries)
     return schema

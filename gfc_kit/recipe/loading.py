@@ -1,19 +1,24 @@
 """Reading a recipe: the file (or a built-in recipe by name), its ``base:`` chain deep-merged
-under it, ``--set`` overrides, gfc-kit 0.1 keys upgraded; then :func:`validate` checks it."""
+under it, ``--set`` overrides, gfc-kit 0.1 keys upgraded; then :func:`validate` checks it, and the
+relative paths each file wrote are anchored to that file's folder."""
 
 from __future__ import annotations
 
 import copy
 import logging
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any, get_args
 
 import yaml
+from pydantic import BaseModel
 
 from gfc_kit.errors import GfcError
+from gfc_kit.plugins import registry
 from gfc_kit.recipe.checking import validate
-from gfc_kit.recipe.schema import Recipe
+from gfc_kit.recipe.schema import Recipe, Spec
+from gfc_kit.registry import params_model
 
 log = logging.getLogger("gfc_kit.recipe")
 
@@ -24,12 +29,21 @@ SOURCE_RECIPES = Path(__file__).parents[2] / "recipes"
 
 
 def load(recipe: str | Path, overrides: Sequence[str] = ()) -> Recipe:
-    """Read, merge, override and validate a recipe file (or the name of a built-in recipe)."""
+    """Read, merge, override and validate a recipe file (or the name of a built-in recipe).
+
+    A relative path a recipe file writes (any parameter or key typed as a path) resolves against
+    that file's folder, a base's against the base's, so a recipe means the same from any working
+    folder. Relative to the working folder, as on any command line: ``--set`` values, defaults,
+    ``output``, and the built-in recipes' paths (they live inside gfc-kit, nowhere near your data).
+    """
     path = find(recipe)
-    data = read(path)
+    data = _read(path)
     for override in overrides:
         apply_override(data, override)
-    return validate(data, source=str(path))
+    plain, folders = _untag(data)
+    loaded = validate(plain, source=str(path))
+    _anchor_paths(loaded, folders, ())
+    return loaded
 
 
 def find(recipe: str | Path) -> Path:
@@ -55,10 +69,27 @@ def builtin_recipes() -> list[str]:
     return []
 
 
-def read(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def read(path: Path) -> dict[str, Any]:
     """The recipe at ``path`` as a plain dict, with its ``base:`` (and the base's base…) merged in."""
+    return _untag(_read(path))[0]
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A string a recipe file wrote, with the folder its relative paths resolve against (so a value
+    keeps its file's folder through ``base:`` merging and ``--set``)."""
+
+    text: str
+    folder: Path
+
+
+def _read(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """:func:`read`, each string a user's file wrote kept as a :class:`_Written` (the built-in
+    recipes' stay plain: relative to the working folder)."""
     data = upgrade(_read_yaml(path), path)
     base = data.pop("base", None)
+    if not _is_builtin(path):
+        data = _tag(data, path.parent.resolve())
     if base is None:
         return data
     base_path = (path.parent / str(base)).resolve()
@@ -71,7 +102,97 @@ def read(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     seen = (*_seen, path.resolve())
     if base_path in seen:
         raise GfcError(f"{path}: base: {base} makes a cycle ({' -> '.join(p.name for p in (*seen, base_path))})")
-    return merge(read(base_path, seen), data)
+    return merge(_read(base_path, seen), data)
+
+
+def _is_builtin(path: Path) -> bool:
+    """Whether ``path`` is one of gfc-kit's own recipes (however it was named)."""
+    return any(path.resolve().is_relative_to(folder.resolve()) for folder in (PACKAGED_RECIPES, SOURCE_RECIPES))
+
+
+def _tag(value: Any, folder: Path) -> Any:
+    """``value`` with each string, except a component's ``type``, as written in ``folder``."""
+    if isinstance(value, dict):
+        return {k: v if k == "type" else _tag(v, folder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tag(v, folder) for v in value]
+    return _Written(value, folder) if isinstance(value, str) else value
+
+
+def _untag(value: Any, where: tuple = ()) -> tuple[Any, dict[tuple, Path]]:
+    """``value`` as plain data, and the folder of each string a file wrote, by its recipe path."""
+    if isinstance(value, _Written):
+        return value.text, {where: value.folder}
+    folders: dict[tuple, Path] = {}
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else None
+    if items is None:
+        return value, folders
+    plain = {} if isinstance(value, dict) else []
+    for key, item in items:
+        item, inner = _untag(item, (*where, key))
+        folders |= inner
+        if isinstance(plain, dict):
+            plain[key] = item
+        else:
+            plain.append(item)
+    return plain, folders
+
+
+def _anchor_paths(model: Any, folders: dict[tuple, Path], where: tuple) -> None:
+    """Make each relative path in the validated recipe ``model`` that a file wrote (``folders``:
+    recipe path → that file's folder) absolute against that folder, in place; ``output`` and
+    the rest stay as given. Which values are paths: a component's by its factory's signature,
+    a section's by the schema."""
+    if isinstance(model, Spec):
+        entry = registry().get(model.kind, model.type)
+        model.__pydantic_extra__ = _resolve_params(entry.factory, model.params, folders, where)
+    if isinstance(model, BaseModel):
+        for name, field in type(model).model_fields.items():
+            value = getattr(model, name)
+            if where + (name,) != ("output",) and _is_path_type(field.annotation):
+                setattr(model, name, _anchored(value, folders, (*where, name)))
+            else:
+                _anchor_paths(value, folders, (*where, name))
+    elif isinstance(model, dict):
+        for key, value in model.items():
+            _anchor_paths(value, folders, (*where, key))
+    elif isinstance(model, list):
+        for index, value in enumerate(model):
+            _anchor_paths(value, folders, (*where, index))
+
+
+def _resolve_params(factory: Any, params: dict[str, Any], folders: dict[tuple, Path], where: tuple) -> dict[str, Any]:
+    """``params`` of ``factory`` at ``where``, path-typed ones anchored, and the entries nested in
+    them (a ``mixture``'s ``samplers``, declared in ``component_params``) likewise."""
+    fields = params_model(factory).model_fields
+    resolved = {name: _anchored(value, folders, (*where, name)) if name in fields and _is_path_type(fields[name].annotation)
+                else value for name, value in params.items()}
+    for name, kind in getattr(factory, "component_params", {}).items():
+        value = resolved.get(name)
+        items = enumerate(value) if isinstance(value, list) else [(None, value)] if isinstance(value, dict) else []
+        for index, item in items:
+            inner = (*where, name) if index is None else (*where, name, index)
+            if isinstance(item, dict) and "type" in item:
+                nested = registry().get(kind, item["type"]).factory
+                item.update(_resolve_params(nested, {k: v for k, v in item.items() if k != "type"}, folders, inner))
+    return resolved
+
+
+def _is_path_type(annotation: Any) -> bool:
+    """Whether ``annotation`` is a path or holds one (``Path | None``, ``list[Path]``, ``Annotated[Path, …]``)."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, PurePath)
+    return any(_is_path_type(arg) for arg in get_args(annotation))
+
+
+def _anchored(value: Any, folders: dict[tuple, Path], where: tuple) -> Any:
+    """``value`` (a path, a string or a list of them) with each relative one written by a file made
+    absolute against that file's folder."""
+    if isinstance(value, list):
+        return [_anchored(v, folders, (*where, i)) for i, v in enumerate(value)]
+    if isinstance(value, (str, PurePath)) and where in folders and not Path(value).is_absolute():
+        return type(value)(folders[where] / value) if isinstance(value, PurePath) else str(folders[where] / value)
+    return value
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

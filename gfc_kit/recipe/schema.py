@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 
 class Section(BaseModel):
@@ -24,6 +24,8 @@ class Spec(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     kind: ClassVar[str]
+    by_name: ClassVar[bool] = False
+    """Whether the entry may be written as the component's name alone (``view: hole``)."""
     type: str
 
     @property
@@ -53,6 +55,7 @@ class ViewSpec(Spec):
     """What part of the image a discriminator judges (``hole``, ``image``, ``box``, or a plugin's)."""
 
     kind: ClassVar[str] = "view"
+    by_name: ClassVar[bool] = True
 
 
 class DiscriminatorSpec(Spec):
@@ -87,6 +90,29 @@ class LossSpec(Spec):
     weight: Annotated[float, Field(ge=0)] = 1.0
 
 
+class StageSpec(Spec):
+    """What a stage trains: ``generator`` (the default), ``parser``, or a plugin's stage, written
+    as a name (``train: parser``) or an entry (``train: {type: name, ...}``)."""
+
+    kind: ClassVar[str] = "stage"
+    by_name: ClassVar[bool] = True
+
+    @model_serializer(mode="wrap")
+    def _name_alone(self, handler: Any) -> Any:
+        """Written back as the name alone when it has no parameters (``train: parser``), as
+        recipes write it, so a run folder's ``recipe.yaml`` reads as before."""
+        return self.type if not self.params else handler(self)
+
+
+class CallbackSpec(Spec):
+    """A callback run by the trainer (kind ``callback``), by its name in ``callbacks``; its other
+    keys are the callback's parameters. ``enabled: false`` (or just ``false``) turns off one that
+    runs by default, e.g. a plugin's logger, without turning off the plugin's components."""
+
+    kind: ClassVar[str] = "callback"
+    enabled: bool = True
+
+
 class Data(Section):
     train: DatasetSpec
     val: DatasetSpec | None = None
@@ -116,8 +142,9 @@ class Model(Section):
 class Stage(Section):
     name: str
     steps: Annotated[int, Field(ge=0)]
-    train: Literal["generator", "parser"] = "generator"
-    """What the stage trains: the generator (with its discriminators), or the parser on labelled faces."""
+    train: StageSpec = StageSpec(type="generator")
+    """What the stage trains (kind ``stage``): the generator (with its discriminators), the parser
+    on labelled faces, or a plugin's stage, as a name or an entry ``{type: name, ...}``."""
     losses: list[str] = []
     """Keys of the recipe's ``losses`` that this stage optimises (generator stages)."""
     lr: Annotated[float, Field(gt=0)] | None = None
@@ -134,6 +161,11 @@ class Stage(Section):
     data: DatasetSpec | None = None
     """This generator stage's own training data instead of ``data.train``: e.g. more, smaller
     faces for a first stage at a smaller ``image_size``."""
+
+    @field_validator("train", mode="before")
+    @classmethod
+    def _stage_by_name(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
 
 
 class Optimizer(Section):
@@ -179,8 +211,24 @@ class Recipe(Section):
     stages: list[Stage] = []
     optim: Optim = Optim()
     train: Train = Train()
+    callbacks: dict[str, CallbackSpec] = {}
+    """Callbacks by name: ``{early_stopping: {patience: 3}}`` runs one with its parameters,
+    ``{progress: false}`` turns off one that runs by default (``gfc-kit plugins`` lists them)."""
     output: Path | None = None
     """The run folder; ``runs/<name>`` when unset."""
+
+    @field_validator("callbacks", mode="before")
+    @classmethod
+    def _callback_entries(cls, value: Any) -> Any:
+        """``name: false`` / ``true`` / ``{key: value}``, each an entry whose type is its name."""
+        if not isinstance(value, dict):
+            return value
+        entries = {}
+        for name, entry in value.items():
+            if isinstance(entry, bool) or entry is None:
+                entry = {"enabled": entry is not False}
+            entries[name] = {"type": name, **entry} if isinstance(entry, dict) else entry
+        return entries
 
     @property
     def output_dir(self) -> Path:

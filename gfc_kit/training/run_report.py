@@ -11,13 +11,14 @@ from gfc_kit.factory import build
 
 
 if TYPE_CHECKING:
-    from gfc_kit.training.trainer import Trainer
+    from gfc_kit.training.parts import RunParts
 
 log = logging.getLogger("gfc_kit.train")
 
 
-def write_run_report(run: Trainer) -> Path | None:
-    """Write ``<run>/report.md`` (and its tables and pictures); ``None`` when the recipe asks for none."""
+def write_run_report(run: RunParts, folder: Path) -> Path | None:
+    """Write ``folder/report.md`` (and its tables and pictures) for the run's generator as it is
+    now; ``None`` when the recipe asks for none."""
     from gfc_kit.inference import ModelCompleter
     from gfc_kit.evaluation.evaluator import Evaluator, summarize
     from gfc_kit.evaluation.report import write_report
@@ -38,9 +39,9 @@ def write_run_report(run: Trainer) -> Path | None:
     finally:
         run.generator.train(was_training)
     config = {"data": f"data.val ({recipe.data.val.type}), {evaluator.count} images at {size}×{size}",
-              "masks": ", ".join(f"`{n}`" for n in masks), "run": f"`{run.output}`"}
+              "masks": ", ".join(f"`{n}`" for n in masks), "run": f"`{folder}`"}
     notes = ["Written at the end of training from the recipe's masks.eval; compare with classical "
              "completers and other runs with gfc-kit evaluate."]
-    return write_report(run.output, f"{recipe.name}: end-of-run evaluation", config, rows, summarize(rows), examples,
+    return write_report(folder, f"{recipe.name}: end-of-run evaluation", config, rows, summarize(rows), examples,
                         None, notes).parent
 

@@ -49,6 +49,15 @@ class Runtime:
                 dist.all_reduce(p.grad)
                 p.grad /= self.world
 
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` holds in any process (e.g. a stop asked for by a callback, which runs
+        in the main process only), so every process leaves the loop at the same step."""
+        if self.world == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
 
 def start(device: str, precision: str) -> Runtime:
     """Resolve ``device`` (``auto`` = CUDA when present) and join the process group when launched

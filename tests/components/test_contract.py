@@ -15,9 +15,18 @@ def test_every_builtin_family_imports_from_gfc_kit_components():
 
 
 def test_every_builtin_class_factory_is_exported_from_gfc_kit_components(fresh_plugins):
-    classes = {e.factory for e in registry() if e.source == "built-in" and isinstance(e.factory, type)}
+    """Components are; the trainer's own kinds (stages, callbacks) are public names of
+    gfc_kit.training.stages and gfc_kit.training.callbacks, where a plugin subclasses them."""
+    from gfc_kit.training import callbacks, stages
+
+    trainer_kinds = {"stage": stages, "callback": callbacks}
+    built_in = [e for e in registry() if e.source == "built-in" and isinstance(e.factory, type)]
+    classes = {e.factory for e in built_in if e.kind not in trainer_kinds}
     exported = {getattr(components, name) for name in components.__all__}
     assert classes <= exported, sorted(c.__name__ for c in classes - exported)
+    for e in built_in:
+        if e.kind in trainer_kinds:
+            assert getattr(trainer_kinds[e.kind], e.factory.__name__) is e.factory and e.factory.__name__[0] != "_"
 
 
 def test_every_builtin_loss_declares_what_it_consumes(fresh_plugins):

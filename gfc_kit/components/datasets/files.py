@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2.functional import resize
 
 from gfc_kit.errors import DataError
-from gfc_kit.imaging import to_signed
+from gfc_kit.imaging import MIN_SIDE, to_signed
 
 log = logging.getLogger("gfc_kit.data")
 
@@ -143,24 +143,29 @@ class FileDataset(Dataset):
         return len(self.files)
 
     def check(self) -> int:
-        """Leave out the files whose image header cannot be read, before a run starts (a
-        truncated body is still caught, and skipped, when the file is decoded); return how many.
-        Every file unreadable is a :class:`DataError` naming the folder."""
+        """Leave out the files whose image header cannot be read, or whose image is under
+        :data:`~gfc_kit.imaging.MIN_SIDE` px on a side (a 1×1 image enlarged is one flat colour),
+        before a run starts (a truncated body is still caught, and skipped, when the file is
+        decoded); return how many. No file left is a :class:`DataError` naming the folder."""
         from PIL import Image
 
         readable = []
         for path in self.files:
             try:
                 with Image.open(path) as image:
-                    image.size  # noqa: B018 (the header is parsed on open; size proves it)
+                    width, height = image.size  # the header is parsed on open
             except (OSError, ValueError, Image.DecompressionBombError) as exc:
                 self._skip(path, exc)
+                continue
+            if min(width, height) < MIN_SIDE:
+                self.skipped.add(path)
+                log.warning("skipped image %s: %d×%d px, under %d×%d", path, width, height, MIN_SIDE, MIN_SIDE)
                 continue
             readable.append(path)
         if not readable:
             folders = sorted({str(p.parent) for p in self.files})
-            raise DataError(f"{', '.join(folders[:3])}: none of the {len(self.files)} image files could be read "
-                            f"(first: {self.files[0].name})")
+            raise DataError(f"{', '.join(folders[:3])}: none of the {len(self.files)} image files is a readable "
+                            f"image of at least {MIN_SIDE}×{MIN_SIDE} px (first: {self.files[0].name})")
         dropped = len(self.files) - len(readable)
         self.files = readable
         return dropped

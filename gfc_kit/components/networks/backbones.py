@@ -98,7 +98,7 @@ def check_timm_weights(weights: Path, encoder: str) -> None:
 def read_weight_file(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from a ``.safetensors`` file or a PyTorch ``.pth``/``.pt``/``.bin`` file (tensors
     only, never code; a ``state_dict`` or ``model`` entry is unwrapped), as one error line otherwise."""
-    from gfc_kit.training.checkpoint import read_safetensors
+    from gfc_kit.weights import read_safetensors
 
     if path.suffix == ".safetensors":
         return read_safetensors(path)
@@ -231,7 +231,7 @@ def smp_model(arch: str, encoder: str, in_channels: int, classes: int, weights: 
     except (KeyError, ValueError, RuntimeError) as exc:
         raise GfcError(f"smp cannot build {arch} on {encoder}: {str(exc).splitlines()[0]}") from None
     if weights is not None:
-        from gfc_kit.training.checkpoint import load_weights, mismatch
+        from gfc_kit.weights import load_weights, mismatch
 
         try:  # smp's encoders drop ImageNet classifier keys themselves
             model.encoder.load_state_dict(load_weights(Path(weights), "encoder"))

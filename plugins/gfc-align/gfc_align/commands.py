@@ -67,7 +67,7 @@ def register(cli: click.Group) -> None:
 
 def _layout(model: str | None, run_dir: Path | None) -> FaceLayout:
     """The face layout of ``--model`` or ``--run`` (the default model when neither is given)."""
-    from gfc_kit.inference.model_folder import face_layout, read_model_json
+    from gfc_kit.model_json import face_layout, read_model_json
 
     if model is not None and run_dir is not None:
         raise GfcError("give --model NAME or --run RUN_DIR, not both")
@@ -83,10 +83,11 @@ def _layout(model: str | None, run_dir: Path | None) -> FaceLayout:
 
 
 def _aligner(text: str) -> Any:
-    from gfc_kit.factory import create, parse_spec
+    """The aligner ``--align`` names, built as ``gfc-kit complete --align`` builds it (so a bad
+    value is an error naming ``--align`` and its text)."""
+    from gfc_kit.commands.specs import option_component
 
-    spec = parse_spec(text, "--align", "aligner")
-    return create("aligner", spec.pop("type"), **spec)
+    return option_component("aligner", text, "--align")
 
 
 def _photos(inputs: Path) -> list[Path]:

@@ -302,3 +302,74 @@ def test_complete_a_folder_of_unaligned_photos_with_their_masks(data, registered
         band = distance_to_hole(hole) <= 3
         assert np.array_equal(after[~band], before[~band])
         assert np.abs(after[hole].astype(int) - before[hole].astype(int)).mean() > 2
+
+
+# --- bad input: one error line naming the culprit, exit status 2, no traceback ------------------------------------
+
+def gfc_kit_align(*args: str):
+    """``gfc-kit align ARGS`` through gfc-kit's own command group (which turns errors into
+    ``error:`` lines), the command added as an installed plugin's would be."""
+    import click
+    from click.testing import CliRunner
+    from gfc_align import commands
+
+    from gfc_kit.commands import cli
+
+    staging = click.Group()
+    commands.register(staging)
+    cli.add_command(staging.commands["align"])
+    try:
+        return CliRunner().invoke(cli, ["align", *args])
+    finally:
+        cli.commands.pop("align")
+
+
+def assert_one_error(result, culprits: list[str]) -> None:
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert len(errors) == 1 and all(c in errors[0] for c in culprits), result.output
+
+
+def read_only_folder(path: Path) -> Path:
+    """``path``, a folder this process may not write into; skip where it may write anywhere (root)."""
+    path.mkdir()
+    path.chmod(0o555)
+    try:
+        (path / "probe").touch()
+    except PermissionError:
+        return path
+    pytest.skip("this process may write anywhere (root): a read-only folder cannot be tested")
+
+
+def a_file(path: Path) -> Path:
+    """``path``, a file."""
+    path.write_text("not a folder")
+    return path
+
+
+@pytest.mark.parametrize("output", [
+    lambda t: a_file(t / "a_file") / "crops",  # a file on its path
+    lambda t: a_file(t / "a_file"),  # a file where the folder goes
+    lambda t: read_only_folder(t / "read_only") / "crops",
+], ids=["under-a-file", "a-file", "read-only"])
+def test_align_output_that_cannot_be_written_is_one_line_before_any_photo(registered, tmp_path, output):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 64), (120, 90, 60)).save(photo)
+    target = output(tmp_path)
+    result = gfc_kit_align("--input", str(photo), "--output", str(target))
+    if (tmp_path / "read_only").exists():
+        (tmp_path / "read_only").chmod(0o755)  # so the temporary folder can be removed
+    assert_one_error(result, ["--output", str(target)])
+    assert "no face" not in result.output  # refused before the aligner ran
+
+
+@pytest.mark.parametrize("args, culprits", [
+    (lambda t: ["--input", str(t / "no_such_folder")], ["--input", "no_such_folder"]),
+    (lambda t: ["--input", str(t / "dot.png")], ["dot.png"]),  # a 1×1 photo
+    (lambda t: ["--input", str(t / "dot.png"), "--align", "dlib:upsample=x"], ["--align dlib:upsample=x", "upsample"]),
+    (lambda t: ["--input", str(t / "dot.png"), "--align", "dlib:upsample="], ["--align", "no value"]),
+])
+def test_align_bad_input_is_one_line(registered, tmp_path, args, culprits):
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    result = gfc_kit_align(*args(tmp_path), "--output", str(tmp_path / "crops"))
+    assert_one_error(result, culprits)

@@ -1,12 +1,16 @@
-"""The plugin module named by the ``gfc_kit`` entry point: it registers components, a model
-folder and a subcommand, and logs training through the lifecycle hooks (``callbacks``)."""
+"""The plugin module named by the ``gfc_kit`` entry point: it registers components (among them a
+training stage and two callbacks: a CSV logger and early stopping), a model folder and a
+subcommand."""
 
 from pathlib import Path
 
 import gfc_kit
 
-from gfc_example import callbacks, commands
+from gfc_example import commands
+from gfc_example.callbacks import CsvLog
 from gfc_example.discriminators import HoleContext, PatchDiscriminator
+from gfc_example.early_stopping import EarlyStopping
+from gfc_example.finetune import FineTune
 from gfc_example.losses import CompositeTV
 from gfc_example.patterns import Patterns
 from gfc_example.ring import Ring
@@ -21,15 +25,12 @@ def gfc_register(registry):
     registry.add("loss", "composite_tv", CompositeTV)
     registry.add("view", "hole_context", HoleContext)
     registry.add("discriminator", "patch_discriminator", PatchDiscriminator)
+    registry.add("stage", "finetune", FineTune)
+    registry.add("callback", "csv_log", CsvLog)
+    registry.add("callback", "early_stopping", EarlyStopping)
     registry.add_model("example_patterns", MODELS / "example_patterns")
 
 
 @gfc_kit.hookimpl
 def gfc_register_commands(cli):
     commands.register(cli)
-
-
-# The CSV logger's hooks live in their own module; re-exporting them here registers them with
-# this plugin (pluggy collects the marked functions of the entry point's module).
-gfc_stage_start = callbacks.gfc_stage_start
-gfc_row_logged = callbacks.gfc_row_logged

@@ -147,7 +147,8 @@ def test_its_recipe_trains_with_every_extension_and_logs_a_csv(tmp_path):
     plugins.register(plugin, "gfc_example")
     try:
         from gfc_kit import recipe
-        from gfc_kit.training.trainer import Trainer, smoke_test
+        from gfc_kit.training.smoke import smoke_test
+        from gfc_kit.training.trainer import Trainer
 
         loaded = recipe.load(PLUGIN / "recipes" / "example_patterns.yaml")
         smoke, out = smoke_test(loaded, tmp_path / "run")
@@ -156,5 +157,46 @@ def test_its_recipe_trains_with_every_extension_and_logs_a_csv(tmp_path):
         assert rows[0] == "stage,step,global_step,name,value"
         assert any(row.startswith("adversarial,2,4,context_adversarial,") for row in rows)
         assert any(row.startswith("adversarial,2,4,seam,") for row in rows)
+    finally:
+        plugins.reset()
+
+
+def test_its_finetune_stage_and_early_stopping_run_from_its_recipe(tmp_path):
+    """example_finetune.yaml: the finetune stage trains the decoder only (the encoder's weights stay
+    the shipped model's), early_stopping (configured in the recipe) ends the run with its export
+    and report, and csv_log, turned off there, writes nothing while the plugin's components work."""
+    plugins.reset()
+    plugins.register(plugin, "gfc_example")
+    try:
+        from safetensors.torch import load_file
+
+        from gfc_kit import recipe
+        from gfc_kit.training.trainer import Trainer
+
+        loaded = recipe.load(PLUGIN / "recipes" / "example_finetune.yaml", [
+            "stages.0.steps=12", "train.batch_size=4", "train.sample_every=1", "train.report_images=4",
+            "callbacks.early_stopping.patience=1", "callbacks.early_stopping.min_delta=1.0"])
+        out = Trainer(loaded, tmp_path / "run").run()
+        shipped = load_file(str(PLUGIN / "gfc_example" / "models" / "example_patterns" / "generator.safetensors"))
+        tuned = load_file(str(out / "generator.safetensors"))
+        assert all(torch.equal(tuned[k], shipped[k].float()) for k in tuned if k.startswith("encoder."))
+        assert any(not torch.equal(tuned[k], shipped[k].float()) for k in tuned if k.startswith("decoder."))
+        rows = [line for line in (out / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
+        assert len(rows) == 2  # min_delta 1.0: the second validation is no improvement, patience 1
+        assert (out / "report.md").is_file() and not (out / "losses.csv").exists()
+    finally:
+        plugins.reset()
+
+
+def test_the_finetune_stage_names_a_part_the_generator_lacks_before_training(tmp_path):
+    plugins.reset()
+    plugins.register(plugin, "gfc_example")
+    try:
+        from gfc_kit import recipe
+        from gfc_kit.training.trainer import Trainer
+
+        loaded = recipe.load(PLUGIN / "recipes" / "example_finetune.yaml", ["stages.0.train.frozen=[encoderr]"])
+        with pytest.raises(gfc_kit.GfcError, match=r"^stages\.0\.train: the generator has no part 'encoderr'"):
+            Trainer(loaded, tmp_path / "run")
     finally:
         plugins.reset()
