@@ -96,7 +96,7 @@ def run_callbacks(recipe: Recipe) -> dict[str, Any]:
     """The callbacks a run of ``recipe`` attaches, by name, built with their recipe parameters."""
     wanted = {entry.name: None for entry in registry()
               if entry.kind == "callback" and getattr(entry.factory, "enabled_by_default", False)}
-    wanted.update({name: spec for name, spec in recipe.callbacks.items()})
+    wanted.update(recipe.callbacks)
     return {name: build("callback", spec.entry if spec else {"type": name}, ("callbacks", name))
             for name, spec in wanted.items()
             if (spec is None or spec.enabled) and name not in blocked(os.environ)}

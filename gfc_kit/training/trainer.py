@@ -51,8 +51,9 @@ class Trainer:
         self.rt = start(recipe.train.device, recipe.train.precision)
         self.folder = RunFolder(self.output, recipe)
         self.folder.check(resume, self.rt.main)
-        self.callbacks: dict[str, Any] = run_callbacks(recipe) if self.rt.main else {}
-        """The callbacks of this run by name (built now, so a bad parameter fails now)."""
+        self.callbacks: dict[str, Any] = run_callbacks(recipe)
+        """The callbacks of this run by name, built now on every process (so a bad parameter fails
+        now, everywhere) and attached in the main one only."""
         self.parts: RunParts = assemble(recipe, self.rt)
         self.validator = Validator(self.parts)
         self.position = (0, 0)
@@ -96,7 +97,7 @@ class Trainer:
             self.resume = bool(resume)
             self.folder.check(self.resume, self.rt.main)
         try:
-            with attached(self.callbacks):
+            with attached(self.callbacks if self.rt.main else {}):
                 first_stage, first_step = self._prepare()
                 for index in range(first_stage, len(self.recipe.stages)):
                     if not self._run_stage(index, first_step if index == first_stage else 0):
